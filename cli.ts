@@ -1,0 +1,106 @@
+#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write --allow-env
+/**
+ * Entry point: parses arguments, dispatches to a command, and turns errors into exit
+ * codes. Nothing else in the code base exits the process.
+ */
+import { Command, CommanderError } from "commander";
+import { checkCommand } from "./lib/commands/check.ts";
+import { completionsCommand } from "./lib/commands/completions.ts";
+import type { CommandContext } from "./lib/commands/context.ts";
+import { initCommand } from "./lib/commands/init.ts";
+import { mappingCommand } from "./lib/commands/mapping.ts";
+import { pushCommand } from "./lib/commands/push.ts";
+import { sandboxCommand } from "./lib/commands/sandbox.ts";
+import { stateCommand } from "./lib/commands/state.ts";
+import { verifyCommand } from "./lib/commands/verify.ts";
+import { ExitCode, SyncError } from "./lib/errors.ts";
+import { type Output, processOutput } from "./lib/output.ts";
+import { redact } from "./lib/redact.ts";
+import { VERSION } from "./lib/version.ts";
+
+/** Builds the command tree. */
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command("smartlead-sync")
+    .description("Load leads into Smartlead.ai campaigns: incremental, deduplicated, resumable.")
+    .version(VERSION, "-V, --version")
+    .option("--debug", "show stack traces and request/response lines (API key redacted)")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 done, 1 internal error, 2 usage or unusable input, 3 authentication failed,
+4 campaign not found, 5 Smartlead unavailable, 6 lead credits exhausted, 7 index locked.
+
+Quick start:
+  smartlead-sync sandbox &                      # a local Smartlead API; prints its URL and key
+  smartlead-sync push leads.csv --campaign-id 1 --base-url <url> --api-key sandbox-key`,
+    );
+  const commands = [
+    pushCommand(ctx),
+    checkCommand(ctx),
+    stateCommand(ctx),
+    verifyCommand(ctx),
+    mappingCommand(ctx),
+    initCommand(ctx),
+    sandboxCommand(ctx),
+    completionsCommand(ctx, () => program),
+  ];
+  for (const c of commands) program.addCommand(c);
+  const configure = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({
+      writeOut: (s) => ctx.output.out(s),
+      writeErr: (s) => ctx.output.err(s),
+      outputError: (s, write) => write(s),
+    });
+    cmd.showHelpAfterError("(run with --help for usage)");
+    cmd.allowExcessArguments(false);
+  };
+  configure(program);
+  commands.forEach(configure);
+  return program;
+}
+
+function errorLine(message: string, hint: string | undefined): string {
+  return `error: ${message}${hint ? ` — ${hint}` : ""}\n`;
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(
+  args: string[],
+  output: Output = processOutput(),
+  stdin: ReadableStream<Uint8Array> = Deno.stdin.readable,
+): Promise<number> {
+  const debug = args.includes("--debug");
+  const ctx: CommandContext = { output, stdin, debug, exitCode: 0 };
+  const program = buildProgram(ctx);
+  if (args.length === 0) {
+    output.err(program.helpInformation());
+    return ExitCode.usage;
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Asked-for help and --version exit 0; misuse exits 2 (commander printed why).
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+      if (e.code === "commander.help") return ExitCode.usage;
+      return ExitCode.usage;
+    }
+    if (e instanceof SyncError) {
+      output.err(errorLine(e.message, e.hint));
+      if (debug && e.stack) output.err(redact(e.stack) + "\n");
+      return e.exitCode;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    output.err(errorLine(`internal error: ${err.message}`, "run again with --debug and report it"));
+    if (debug && err.stack) output.err(redact(err.stack) + "\n");
+    return ExitCode.internal;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  Deno.exit(code);
+}

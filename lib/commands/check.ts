@@ -1,0 +1,41 @@
+/** `smartlead-sync check`: verifies the key and the campaign, and says which is wrong. */
+import { Command } from "commander";
+import { SmartleadClient } from "../client/smartlead.ts";
+import { UsageError } from "../errors.ts";
+import { campaignOptions, resolvePushOptions } from "./push.ts";
+import type { CommandContext } from "./context.ts";
+
+export const checkCommand = (ctx: CommandContext): Command =>
+  campaignOptions(new Command("check"))
+    .summary("verify the API key and the campaign")
+    .option("--json", "print the result as JSON on stdout")
+    .action(async (flags: Record<string, unknown>) => {
+      const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
+      if (!opts.apiKey) {
+        throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
+      }
+      const client = new SmartleadClient({
+        apiKey: opts.apiKey,
+        ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+        maxAttempts: 3,
+        ...(ctx.debug ? { debug: (l: string) => ctx.output.err(l + "\n") } : {}),
+      });
+      const campaign = await client.getCampaign(opts.campaignId);
+      const result = {
+        ok: true,
+        base_url: client.baseUrl,
+        campaign_id: Number(campaign.id),
+        campaign_name: campaign.name ?? null,
+        campaign_status: campaign.status ?? null,
+      };
+      if (flags.json) ctx.output.out(JSON.stringify(result) + "\n");
+      else {
+        ctx.output.err(
+          `ok: the API key works and campaign ${result.campaign_id} exists` +
+            (result.campaign_name
+              ? ` ("${result.campaign_name}", ${result.campaign_status})`
+              : "") +
+            "\n",
+        );
+      }
+    });

@@ -1,0 +1,56 @@
+/** `smartlead-sync sandbox`: a local Smartlead-compatible API for demos and tests. */
+import { Command } from "commander";
+import { parseRate } from "../client/rate_limiter.ts";
+import { UsageError } from "../errors.ts";
+import { formatBanner, startSandbox } from "../sandbox/server.ts";
+import { type CommandContext, intOption } from "./context.ts";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export const sandboxCommand = (ctx: CommandContext): Command =>
+  new Command("sandbox")
+    .summary("run a local Smartlead-compatible API (for demos and tests)")
+    .option("--port <n>", "port on 127.0.0.1 (default 0: any free port)")
+    .option("--api-key <key>", "the key it accepts (default sandbox-key)")
+    .option("--campaign-id <id>", "a campaign that exists (repeatable; default 1)", collect)
+    .option("--rate <n/seconds>", "rate limit to enforce, e.g. 10/2 (default none)")
+    .option("--credits <n>", "lead credits available (default unlimited)")
+    .option("--latency-ms <ms>", "delay added to every answer")
+    .option("--json", "print {url, api_key, campaign_ids} as JSON on stdout when ready")
+    .action(async (flags: Record<string, unknown>) => {
+      const rateText = flags.rate as string | undefined;
+      const rate = rateText === undefined ? null : parseRate(rateText);
+      if (rate === undefined) {
+        throw new UsageError(`--rate ${rateText}: expected n/seconds`, "e.g. 10/2");
+      }
+      const ids = ((flags.campaignId as string[] | undefined) ?? ["1"]).map((v) =>
+        intOption("--campaign-id", v, 1, Number.MAX_SAFE_INTEGER)!
+      );
+      const credits = intOption("--credits", flags.credits as string | undefined, 0, 1e12);
+      const sb = await startSandbox({
+        port: intOption("--port", flags.port as string | undefined, 0, 65535) ?? 0,
+        apiKey: (flags.apiKey as string | undefined) ?? "sandbox-key",
+        campaignIds: ids,
+        rate,
+        credits: credits ?? null,
+        latencyMs: intOption("--latency-ms", flags.latencyMs as string | undefined, 0, 600_000) ??
+          0,
+      });
+      if (flags.json) {
+        ctx.output.out(
+          JSON.stringify({ url: sb.url, api_key: sb.apiKey, campaign_ids: ids }) + "\n",
+        );
+      }
+      // The sandbox key is a demo key: it is shown on purpose.
+      Deno.stderr.writeSync(new TextEncoder().encode(formatBanner(sb) + "\n"));
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        try {
+          Deno.addSignalListener("SIGINT", stop);
+          Deno.addSignalListener("SIGTERM", stop);
+        } catch {
+          // signals are not available everywhere (Windows: SIGINT only)
+        }
+      });
+      await sb.close();
+    });

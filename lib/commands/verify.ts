@@ -1,0 +1,123 @@
+/**
+ * `smartlead-sync verify`: pages the campaign roster and compares it with the index;
+ * `--repair` brings the index in line with Smartlead.
+ */
+import { Command } from "commander";
+import { SmartleadClient } from "../client/smartlead.ts";
+import { UsageError } from "../errors.ts";
+import { acquireLock } from "../index/lock.ts";
+import { resolveIndexPath } from "../index/paths.ts";
+import { IndexStore } from "../index/store.ts";
+import { normalizeEmail } from "../lead.ts";
+import { campaignOptions, resolvePushOptions } from "./push.ts";
+import type { CommandContext } from "./context.ts";
+
+/** The differences between the roster and the index. */
+export interface VerifyReport {
+  in_smartlead: number;
+  in_index: number;
+  missing_from_index: string[];
+  missing_from_smartlead: string[];
+  lead_id_mismatches: Array<{ email: string; index: number | null; smartlead: number }>;
+  repaired: boolean;
+}
+
+export const verifyCommand = (ctx: CommandContext): Command =>
+  campaignOptions(new Command("verify"))
+    .summary("compare the campaign in Smartlead with the local index")
+    .option("--repair", "make the index agree with Smartlead")
+    .option("--json", "print the report as JSON on stdout")
+    .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
+    .action(async (flags: Record<string, unknown>) => {
+      const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
+      if (!opts.apiKey) {
+        throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
+      }
+      const client = new SmartleadClient({
+        apiKey: opts.apiKey,
+        baseUrl: opts.baseUrl!,
+        ...(opts.rate ? { rate: opts.rate } : {}),
+      });
+      await client.getCampaign(opts.campaignId);
+      const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
+      const repair = flags.repair === true;
+      const exists = await Deno.stat(path).then(() => true, () => false);
+      if (!exists && !repair) {
+        throw new UsageError(
+          `no index at ${path}`,
+          "run push first, or verify --repair to build it from Smartlead",
+        );
+      }
+      const lock = repair ? acquireLock(path) : undefined;
+      const store = new IndexStore(path, { readOnly: !repair });
+      try {
+        const remote = new Map<string, number>();
+        for await (const page of client.roster(opts.campaignId)) {
+          for (const e of page) remote.set(normalizeEmail(e.lead.email), Number(e.lead.id));
+        }
+        const report: VerifyReport = {
+          in_smartlead: remote.size,
+          in_index: 0,
+          missing_from_index: [],
+          missing_from_smartlead: [],
+          lead_id_mismatches: [],
+          repaired: false,
+        };
+        const seen = new Set<string>();
+        for (const lead of store.all()) {
+          if (lead.status !== "synced") continue;
+          report.in_index++;
+          seen.add(lead.email);
+          const id = remote.get(lead.email);
+          if (id === undefined) report.missing_from_smartlead.push(lead.email);
+          else if (lead.lead_id !== null && Number(lead.lead_id) !== id) {
+            report.lead_id_mismatches.push({
+              email: lead.email,
+              index: Number(lead.lead_id),
+              smartlead: id,
+            });
+          }
+        }
+        for (const email of remote.keys()) {
+          if (!seen.has(email)) report.missing_from_index.push(email);
+        }
+        if (repair) {
+          // Leads only Smartlead has: known, but their payload is unknown (hash "?"), so the
+          // next push sends an update for them, which is what makes both sides agree.
+          store.record(
+            report.missing_from_index.map((email) => ({
+              email,
+              hash: "?",
+              status: "synced" as const,
+              leadId: remote.get(email)!,
+            })),
+          );
+          store.forget(report.missing_from_smartlead);
+          store.setLeadIds([...remote.entries()]);
+          report.repaired = true;
+        }
+        const clean = report.missing_from_index.length === 0 &&
+          report.missing_from_smartlead.length === 0 && report.lead_id_mismatches.length === 0;
+        if (flags.json) ctx.output.out(JSON.stringify(report) + "\n");
+        else {
+          const lines = [
+            `Smartlead: ${report.in_smartlead} leads in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
+            `in Smartlead but not in the index: ${report.missing_from_index.length}`,
+            ...report.missing_from_index.slice(0, 20).map((e) => `  ${e}`),
+            `in the index but not in Smartlead: ${report.missing_from_smartlead.length}`,
+            ...report.missing_from_smartlead.slice(0, 20).map((e) => `  ${e}`),
+            `lead id mismatches: ${report.lead_id_mismatches.length}`,
+            clean
+              ? "the index agrees with Smartlead"
+              : repair
+              ? "repaired: the index now agrees with Smartlead"
+              : "run verify --repair to fix the index",
+          ];
+          ctx.output.err(lines.join("\n") + "\n");
+        }
+        ctx.exitCode = 0;
+      } finally {
+        store.close();
+        lock?.release();
+      }
+    });

@@ -1,0 +1,57 @@
+/**
+ * Typed errors. Each carries the process exit code `cli.ts` turns it into; library code
+ * throws them and never exits.
+ */
+
+/** Exit codes, one per condition a caller (a cron job, a script) may act on. */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  auth: 3,
+  campaignNotFound: 4,
+  unavailable: 5,
+  creditsExhausted: 6,
+  locked: 7,
+} as const;
+
+/** Base class: a message for people, a hint on what to do, and an exit code. */
+export class SyncError extends Error {
+  readonly exitCode: number = ExitCode.internal;
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** Bad flags, unreadable or undecodable input, a file without an email column. */
+export class UsageError extends SyncError {
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** Smartlead answered 401 or 403. */
+export class AuthError extends SyncError {
+  override readonly exitCode = ExitCode.auth;
+}
+
+/** The campaign id does not exist for this key. */
+export class CampaignNotFoundError extends SyncError {
+  override readonly exitCode = ExitCode.campaignNotFound;
+}
+
+/** Smartlead could not be reached or kept failing after every retry. */
+export class UnavailableError extends SyncError {
+  override readonly exitCode = ExitCode.unavailable;
+}
+
+/** Smartlead reported `is_lead_limit_exhausted`: no more leads can be imported. */
+export class CreditsExhaustedError extends SyncError {
+  override readonly exitCode = ExitCode.creditsExhausted;
+}
+
+/** Another run holds the lock on this index. */
+export class LockedError extends SyncError {
+  override readonly exitCode = ExitCode.locked;
+}

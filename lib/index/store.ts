@@ -1,0 +1,376 @@
+/**
+ * The on-disk index: one SQLite database (WAL) per Smartlead host and campaign, recording
+ * per normalised email the hash of the payload Smartlead last accepted, the lead id when
+ * known, timestamps and status. It never holds the API key.
+ *
+ * A run stages its valid rows in a temporary table (the later row for an email wins),
+ * plans against the index with SQL, and commits each batch only after Smartlead's 2xx.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { UsageError } from "../errors.ts";
+
+export const SCHEMA_VERSION = 1;
+
+export type LeadStatus = "synced" | "rejected" | "pending";
+
+/** A staged row, as it will be sent. */
+export interface StagedLead {
+  email: string;
+  hash: string;
+  source: string;
+  line: number;
+  payload: string;
+  leadId: number | null;
+}
+
+/** What the index knows of one lead. */
+export interface IndexedLead {
+  email: string;
+  hash: string;
+  lead_id: number | null;
+  status: LeadStatus;
+  reason: string | null;
+  first_synced_at: number | null;
+  last_synced_at: number | null;
+}
+
+/** Counts per plan category. */
+export interface PlanCounts {
+  add: number;
+  update: number;
+  unchanged: number;
+  skippedRejected: number;
+  delete: number;
+}
+
+export type PlanKind = "add" | "update";
+
+const MIGRATIONS: string[] = [
+  `create table if not exists meta(key text primary key, value text not null);
+   create table if not exists leads(
+     email text primary key,
+     hash text not null,
+     lead_id integer,
+     status text not null check (status in ('synced','rejected','pending')),
+     reason text,
+     first_synced_at integer,
+     last_synced_at integer,
+     updated_at integer not null
+   ) without rowid;
+   create table if not exists runs(
+     id integer primary key,
+     started_at integer not null,
+     finished_at integer,
+     mode text not null,
+     exit_code integer,
+     summary text
+   );`,
+];
+
+/** Opens (creating and migrating) the index at `path`, or an in-memory one. */
+export class IndexStore {
+  readonly path: string;
+  readonly db: DatabaseSync;
+  readonly readOnly: boolean;
+  #stmts = new Map<string, StatementSync>();
+  #staged = 0;
+
+  constructor(path: string, opts: { readOnly?: boolean } = {}) {
+    this.path = path;
+    this.readOnly = opts.readOnly ?? false;
+    try {
+      this.db = new DatabaseSync(path, { readOnly: this.readOnly });
+      this.db.exec("pragma busy_timeout = 5000");
+      if (!this.readOnly) {
+        this.db.exec("pragma journal_mode = wal; pragma synchronous = normal");
+      }
+      this.db.exec("pragma temp_store = file; pragma cache_size = -16000");
+    } catch (e) {
+      throw new UsageError(
+        `cannot open the index ${path}: ${e instanceof Error ? e.message : String(e)}`,
+        "check --state and the permissions of its directory",
+      );
+    }
+    if (!this.readOnly) this.#migrate();
+    this.db.exec(`create temp table run_rows(
+      email text primary key, seq integer not null, hash text not null, source text not null,
+      line integer not null, payload text not null, action text) without rowid`);
+  }
+
+  #migrate(): void {
+    this.db.exec("create table if not exists meta(key text primary key, value text not null)");
+    const row = this.db.prepare("select value from meta where key = 'schema_version'").get() as
+      | { value: string }
+      | undefined;
+    const version = row ? Number(row.value) : 0;
+    if (version > SCHEMA_VERSION) {
+      throw new UsageError(
+        `the index ${this.path} has schema version ${version}, newer than this smartlead-sync (${SCHEMA_VERSION})`,
+        "upgrade smartlead-sync",
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.exec("begin immediate");
+      try {
+        this.db.exec(MIGRATIONS[v]!);
+        this.setMeta("schema_version", String(v + 1));
+        this.db.exec("commit");
+      } catch (e) {
+        this.db.exec("rollback");
+        throw e;
+      }
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  getMeta(key: string): string | undefined {
+    try {
+      const row = this.#stmt("select value from meta where key = ?").get(key) as
+        | { value: string }
+        | undefined;
+      return row?.value;
+    } catch {
+      return undefined;
+    }
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#stmt(
+      "insert into meta(key, value) values (?, ?) on conflict(key) do update set value = excluded.value",
+    )
+      .run(key, value);
+  }
+
+  /** Stages valid leads; for an email seen before in this run, the later row wins. */
+  stage(batch: readonly StagedLead[]): void {
+    if (batch.length === 0) return;
+    let seq = this.#staged;
+    const rows = batch.map((b) => [b.email, ++seq, b.hash, b.source, b.line, b.payload]);
+    this.db.exec("begin");
+    this.#stmt(
+      `insert into run_rows(email, seq, hash, source, line, payload)
+       select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5
+       from json_each(?) where true
+       on conflict(email) do update set seq = excluded.seq, hash = excluded.hash,
+         source = excluded.source, line = excluded.line, payload = excluded.payload`,
+    ).run(JSON.stringify(rows));
+    this.db.exec("commit");
+    this.#staged += batch.length;
+  }
+
+  /** Leads staged in this run, after collapsing duplicates. */
+  stagedDistinct(): number {
+    return (this.#stmt("select count(*) as n from run_rows").get() as { n: number }).n;
+  }
+
+  /** Rows staged in this run, duplicates included. */
+  get stagedTotal(): number {
+    return this.#staged;
+  }
+
+  /**
+   * Decides, in SQL, what happens to every staged lead: add, update, unchanged, or
+   * skip_rejected (Smartlead refused this exact payload before). Returns the counts.
+   */
+  plan(opts: { fullRefresh: boolean; retryRejected: boolean; deleteMissing: boolean }): PlanCounts {
+    const full = opts.fullRefresh ? 1 : 0;
+    const retry = opts.retryRejected ? 1 : 0;
+    this.db.exec("begin");
+    this.db.exec(`update run_rows set action = (
+      select case
+        when l.email is null or ${full} then 'add'
+        when l.status = 'synced' and l.hash = run_rows.hash then 'unchanged'
+        when l.status = 'synced' then 'update'
+        when l.status = 'pending' and l.lead_id is not null then 'update'
+        when l.status = 'pending' then 'add'
+        when ${retry} or l.hash <> run_rows.hash then 'add'
+        else 'skip_rejected' end
+      from (select 1) left join main.leads l on l.email = run_rows.email)`);
+    this.db.exec("create index if not exists temp.run_rows_action on run_rows(action, seq)");
+    this.db.exec("commit");
+    const counts: PlanCounts = { add: 0, update: 0, unchanged: 0, skippedRejected: 0, delete: 0 };
+    for (
+      const r of this.db.prepare("select action, count(*) as n from run_rows group by action").all()
+    ) {
+      const { action, n } = r as { action: string; n: number };
+      if (action === "add") counts.add = n;
+      else if (action === "update") counts.update = n;
+      else if (action === "unchanged") counts.unchanged = n;
+      else if (action === "skip_rejected") counts.skippedRejected = n;
+    }
+    if (opts.deleteMissing) counts.delete = this.missing().length;
+    return counts;
+  }
+
+  /** The planned leads of one kind, in input order, `size` at a time (keyset pages). */
+  *planned(kind: PlanKind, size: number): Generator<StagedLead[]> {
+    const stmt = this.db.prepare(
+      `select r.email, r.seq, r.hash, r.source, r.line, r.payload, l.lead_id as leadId
+       from run_rows r left join main.leads l on l.email = r.email
+       where r.action = ? and r.seq > ? order by r.seq limit ?`,
+    );
+    let after = 0;
+    while (true) {
+      const rows = stmt.all(kind, after, size) as unknown as Array<StagedLead & { seq: number }>;
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.seq;
+      yield rows;
+      if (rows.length < size) return;
+    }
+  }
+
+  /** Synced leads in the index that this run's input does not contain. */
+  missing(): IndexedLead[] {
+    return this.db.prepare(
+      `select l.* from main.leads l where l.status = 'synced'
+       and not exists (select 1 from run_rows r where r.email = l.email) order by l.email`,
+    ).all() as unknown as IndexedLead[];
+  }
+
+  /** Records Smartlead's answers for a batch in one transaction. */
+  record(
+    outcomes: ReadonlyArray<{
+      email: string;
+      hash: string;
+      status: LeadStatus;
+      leadId?: number | null;
+      reason?: string | null;
+    }>,
+  ): void {
+    if (outcomes.length === 0) return;
+    const now = Date.now();
+    const rows = outcomes.map((o) => [
+      o.email,
+      o.hash,
+      o.leadId ?? null,
+      o.status,
+      o.reason ?? null,
+      o.status === "synced" ? now : null,
+    ]);
+    this.db.exec("begin immediate");
+    try {
+      this.#stmt(
+        `insert into leads(email, hash, lead_id, status, reason, first_synced_at, last_synced_at, updated_at)
+         select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>5, ${now}
+         from json_each(?) where true
+         on conflict(email) do update set
+           hash = excluded.hash,
+           lead_id = coalesce(excluded.lead_id, leads.lead_id),
+           status = excluded.status,
+           reason = excluded.reason,
+           first_synced_at = coalesce(leads.first_synced_at, excluded.first_synced_at),
+           last_synced_at = coalesce(excluded.last_synced_at, leads.last_synced_at),
+           updated_at = excluded.updated_at`,
+      ).run(JSON.stringify(rows));
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
+  }
+
+  /** Lead ids learned from the roster, for emails the index has. Returns how many were set. */
+  setLeadIds(pairs: ReadonlyArray<[email: string, leadId: number]>): number {
+    if (pairs.length === 0) return 0;
+    this.db.exec("begin immediate");
+    const r = this.#stmt(
+      `update leads set lead_id = j.value->>1 from json_each(?) j
+       where leads.email = j.value->>0 and (leads.lead_id is null or leads.lead_id <> j.value->>1)`,
+    ).run(JSON.stringify(pairs));
+    this.db.exec("commit");
+    return Number(r.changes);
+  }
+
+  /** Removes emails from the index (after a delete, or for full-refresh's mirror). */
+  forget(emails: readonly string[]): void {
+    if (emails.length === 0) return;
+    this.db.exec("begin immediate");
+    this.#stmt("delete from leads where email in (select value from json_each(?))").run(
+      JSON.stringify(emails),
+    );
+    this.db.exec("commit");
+  }
+
+  /** After a complete full refresh: drops index entries that are not in this run. */
+  forgetAbsent(): number {
+    this.db.exec("begin immediate");
+    const r = this.db.prepare(
+      "delete from leads where not exists (select 1 from run_rows r where r.email = leads.email)",
+    ).run();
+    this.db.exec("commit");
+    return Number(r.changes);
+  }
+
+  lookup(email: string): IndexedLead | undefined {
+    return this.#stmt("select * from leads where email = ?").get(email) as unknown as
+      | IndexedLead
+      | undefined;
+  }
+
+  /** Every indexed lead, ordered by email. */
+  *all(): Generator<IndexedLead> {
+    for (const row of this.db.prepare("select * from leads order by email").iterate()) {
+      yield row as unknown as IndexedLead;
+    }
+  }
+
+  /** Counts per status. */
+  statusCounts(): Record<LeadStatus, number> {
+    const out: Record<LeadStatus, number> = { synced: 0, rejected: 0, pending: 0 };
+    try {
+      for (
+        const r of this.db.prepare("select status, count(*) as n from leads group by status").all()
+      ) {
+        out[(r as { status: LeadStatus }).status] = Number((r as { n: number }).n);
+      }
+    } catch {
+      // an index without tables yet
+    }
+    return out;
+  }
+
+  startRun(mode: string): number {
+    const r = this.db.prepare("insert into runs(started_at, mode) values (?, ?)").run(
+      Date.now(),
+      mode,
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  finishRun(id: number, exitCode: number, summary: unknown): void {
+    this.db.prepare("update runs set finished_at = ?, exit_code = ?, summary = ? where id = ?").run(
+      Date.now(),
+      exitCode,
+      JSON.stringify(summary),
+      id,
+    );
+  }
+
+  lastRun(): {
+    started_at: number;
+    finished_at: number | null;
+    mode: string;
+    exit_code: number | null;
+    summary: string | null;
+  } | undefined {
+    try {
+      return this.db.prepare("select * from runs order by id desc limit 1").get() as never;
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    for (const s of this.#stmts.values()) void s;
+    this.#stmts.clear();
+    this.db.close();
+  }
+}

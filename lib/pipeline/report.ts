@@ -1,0 +1,139 @@
+/** Stage: the run's outcome as the `--json` summary object and as lines for people. */
+import type { RunStats } from "./stats.ts";
+
+/** The `--json` summary. */
+export interface Summary {
+  campaign_id: number;
+  mode: "incremental" | "full-refresh";
+  dry_run: boolean;
+  rows: number;
+  valid: number;
+  rejected: number;
+  duplicates_in_input: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  skipped_rejected: number;
+  deleted: number;
+  failed: number;
+  rejected_by_smartlead: number;
+  requests: number;
+  retries: number;
+  rate_limit_wait_ms: number;
+  smartlead: Record<string, number>;
+  planned: { add: number; update: number; unchanged: number; delete: number };
+  rejects_file: string | null;
+  index: string | null;
+  duration_ms: number;
+  exit_code: number;
+  error?: string;
+}
+
+export function buildSummary(
+  stats: RunStats,
+  info: {
+    campaignId: number;
+    mode: Summary["mode"];
+    dryRun: boolean;
+    requests: number;
+    retries: number;
+    waitedMs: number;
+    rejectsPath: string | undefined;
+    indexPath: string | undefined;
+    startedAt: number;
+    exitCode: number;
+    error?: string;
+  },
+): Summary {
+  const s: Summary = {
+    campaign_id: info.campaignId,
+    mode: info.mode,
+    dry_run: info.dryRun,
+    rows: stats.rows,
+    valid: stats.valid,
+    rejected: stats.rejected + stats.rejectedBySmartlead,
+    duplicates_in_input: stats.duplicatesInInput,
+    added: stats.added,
+    updated: stats.updated,
+    unchanged: stats.unchanged,
+    skipped_rejected: stats.skippedRejected,
+    deleted: stats.deleted,
+    failed: stats.failed,
+    rejected_by_smartlead: stats.rejectedBySmartlead,
+    requests: info.requests,
+    retries: info.retries,
+    rate_limit_wait_ms: Math.round(info.waitedMs),
+    smartlead: stats.smartlead,
+    planned: {
+      add: stats.plannedAdds,
+      update: stats.plannedUpdates,
+      unchanged: stats.unchanged,
+      delete: stats.plannedDeletes,
+    },
+    rejects_file: info.rejectsPath ?? null,
+    index: info.indexPath ?? null,
+    duration_ms: Math.round(performance.now() - info.startedAt),
+    exit_code: info.exitCode,
+  };
+  if (info.error !== undefined) s.error = info.error;
+  return s;
+}
+
+function n(x: number): string {
+  return x.toLocaleString("en-US");
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** A short human summary for stderr. */
+export function formatSummary(s: Summary, stats?: RunStats, verbose = false): string[] {
+  const lines: string[] = [];
+  const head = s.dry_run
+    ? "dry run (nothing was written to Smartlead)"
+    : `campaign ${s.campaign_id}`;
+  lines.push(
+    `${head}: ${n(s.rows)} rows read, ${n(s.valid)} valid, ${n(s.rejected)} rejected, ` +
+      `${n(s.duplicates_in_input)} duplicates in the input`,
+  );
+  if (s.dry_run) {
+    lines.push(
+      `would add ${n(s.planned.add)}, update ${n(s.planned.update)}, leave ${
+        n(s.planned.unchanged)
+      } unchanged${s.planned.delete ? `, delete ${n(s.planned.delete)}` : ""}` +
+        (s.skipped_rejected ? `, skip ${n(s.skipped_rejected)} refused before` : ""),
+    );
+  } else {
+    lines.push(
+      `added ${n(s.added)}, updated ${n(s.updated)}, unchanged ${n(s.unchanged)}` +
+        (s.deleted ? `, deleted ${n(s.deleted)}` : "") +
+        (s.rejected_by_smartlead ? `, refused by Smartlead ${n(s.rejected_by_smartlead)}` : "") +
+        (s.failed ? `, not confirmed ${n(s.failed)} (sent again next run)` : "") +
+        (s.skipped_rejected ? `, skipped ${n(s.skipped_rejected)} refused before` : ""),
+    );
+  }
+  if (s.rejected > 0) {
+    lines.push(
+      s.rejects_file
+        ? `rejects written to ${s.rejects_file}`
+        : "pass --rejects <file> to keep the rejected rows",
+    );
+  }
+  lines.push(
+    `${n(s.requests)} requests${s.retries ? ` (${n(s.retries)} retried)` : ""} in ${
+      duration(s.duration_ms)
+    }` +
+      (s.rate_limit_wait_ms > 1000
+        ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
+        : ""),
+  );
+  if (verbose && stats) {
+    stats.batches.forEach((b, i) => {
+      lines.push(`batch ${i + 1}: ${Object.entries(b).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    });
+  }
+  return lines;
+}

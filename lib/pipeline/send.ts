@@ -1,0 +1,255 @@
+/**
+ * Stage: planned batches → Smartlead, and each answer → the index. A lead is recorded as
+ * synced only after a 2xx for its batch; leads Smartlead names as refused go to the rejects
+ * file; a 400/422 for a batch is narrowed down by halving until the refused lead is found.
+ */
+import {
+  type AddLeadsSettings,
+  type LeadPayload,
+  type SmartleadClient,
+  SmartleadRequestError,
+} from "../client/smartlead.ts";
+import { emailsIn, numericCounters } from "../client/schemas.ts";
+import { CreditsExhaustedError, SyncError, UnavailableError } from "../errors.ts";
+import type { IndexStore, LeadStatus, StagedLead } from "../index/store.ts";
+import { normalizeEmail } from "../lead.ts";
+import type { RejectsWriter } from "./rejects.ts";
+import type { RunStats } from "./stats.ts";
+
+interface Outcome {
+  email: string;
+  hash: string;
+  status: LeadStatus;
+  leadId?: number | null;
+  reason?: string | null;
+}
+
+export interface SenderOptions {
+  client: SmartleadClient;
+  store: IndexStore;
+  campaignId: number;
+  settings: AddLeadsSettings;
+  stats: RunStats;
+  rejects: RejectsWriter;
+  log: (line: string) => void;
+  verbose?: boolean;
+}
+
+function idMap(m: Record<string, string | number> | null | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of Object.entries(m ?? {})) {
+    const n = Number(v);
+    if (Number.isFinite(n)) out.set(normalizeEmail(k), n);
+  }
+  return out;
+}
+
+export class Sender {
+  #o: SenderOptions;
+  #rosterLoaded = false;
+
+  constructor(opts: SenderOptions) {
+    this.#o = opts;
+  }
+
+  /** Sends add batches in order. Throws on credit exhaustion or when Smartlead stays down. */
+  async adds(batches: Iterable<StagedLead[]>): Promise<void> {
+    for (const batch of batches) await this.#addBatch(batch);
+  }
+
+  async #addBatch(batch: StagedLead[]): Promise<void> {
+    const { client, store, campaignId, settings, stats } = this.#o;
+    const payloads = batch.map((b) => JSON.parse(b.payload) as LeadPayload);
+    let resp: Awaited<ReturnType<SmartleadClient["addLeads"]>>;
+    try {
+      resp = await client.addLeads(campaignId, payloads, { ...settings, return_lead_ids: true });
+    } catch (e) {
+      if (e instanceof SmartleadRequestError && [400, 413, 422].includes(e.status)) {
+        if (batch.length > 1) {
+          const mid = Math.ceil(batch.length / 2);
+          await this.#addBatch(batch.slice(0, mid));
+          await this.#addBatch(batch.slice(mid));
+          return;
+        }
+        await this.#refuse(batch[0]!, `Smartlead refused it: ${e.message.replace(/^.*?: /, "")}`);
+        return;
+      }
+      if (e instanceof SyncError && !(e instanceof SmartleadRequestError)) {
+        this.#pending(batch);
+        throw e;
+      }
+      throw e;
+    }
+    const counters = numericCounters(resp);
+    stats.addCounters(counters);
+    if (this.#o.verbose) stats.batches.push(counters);
+    const byId = resp.emailToLeadIdMap;
+    const fresh = idMap(byId?.newlyAddedLeads);
+    const existing = idMap(byId?.existingLeads);
+    const other = idMap(byId?.existingLeadsInOtherCampaigns);
+    const invalid = new Set(emailsIn(resp.invalid_emails).map(normalizeEmail));
+    const unsubscribed = new Set(emailsIn(resp.unsubscribed_leads).map(normalizeEmail));
+    const haveMap = byId !== undefined && byId !== null;
+    let applied = batch;
+    let stopped: StagedLead[] = [];
+    if (resp.ok === false) {
+      if (resp.is_lead_limit_exhausted) {
+        const n = Math.min(
+          batch.length,
+          Math.max(0, resp.lead_import_stopped_count ?? batch.length),
+        );
+        applied = batch.slice(0, batch.length - n);
+        stopped = batch.slice(batch.length - n);
+      } else {
+        this.#pending(batch);
+        throw new UnavailableError(
+          `Smartlead did not accept a batch: ${resp.error ?? "ok: false without a reason"}`,
+          "run again later; the batch is sent again",
+        );
+      }
+    }
+    const outcomes: Outcome[] = [];
+    const refused: Array<[StagedLead, string]> = [];
+    for (const lead of applied) {
+      const e = lead.email;
+      if (invalid.has(e)) refused.push([lead, "Smartlead: invalid email"]);
+      else if (unsubscribed.has(e)) refused.push([lead, "Smartlead: unsubscribed"]);
+      else if (other.has(e) && settings.ignore_duplicate_leads_in_other_campaign) {
+        refused.push([lead, "Smartlead: skipped, the lead is in another campaign"]);
+      } else if (haveMap && !fresh.has(e) && !existing.has(e) && !other.has(e)) {
+        refused.push([lead, "Smartlead did not add it (block list or bounce list)"]);
+      } else {
+        const leadId = fresh.get(e) ?? existing.get(e) ?? other.get(e) ?? lead.leadId ?? null;
+        outcomes.push({ email: e, hash: lead.hash, status: "synced", leadId });
+        if (haveMap && existing.has(e)) stats.updated++;
+        else if (haveMap) stats.added++;
+      }
+    }
+    if (!haveMap) {
+      // Without the id map, Smartlead's own counters tell added from already present.
+      const already = counters.already_added_to_campaign ?? 0;
+      stats.updated += already;
+      stats.added += counters.total_leads ?? Math.max(0, outcomes.length - already);
+    }
+    for (const [lead, reason] of refused) {
+      outcomes.push({ email: lead.email, hash: lead.hash, status: "rejected", reason });
+    }
+    store.record(outcomes);
+    stats.sent += applied.length;
+    for (const [lead, reason] of refused) {
+      stats.rejectedBySmartlead++;
+      await this.#o.rejects.write({
+        source: lead.source,
+        line: lead.line,
+        reason,
+        row: JSON.parse(lead.payload),
+      });
+    }
+    if (stopped.length > 0) {
+      this.#pending(stopped);
+      throw new CreditsExhaustedError(
+        `Smartlead's lead credit limit is reached: ${stats.added} new leads went in this run, ` +
+          `${stopped.length} of the last batch were not imported`,
+        "add lead credits, then run the same command again: it continues where this run stopped",
+      );
+    }
+  }
+
+  #pending(batch: readonly StagedLead[]): void {
+    this.#o.stats.failed += batch.length;
+    this.#o.store.record(
+      batch.map((b) => ({
+        email: b.email,
+        hash: b.hash,
+        status: "pending" as const,
+        leadId: b.leadId,
+      })),
+    );
+  }
+
+  async #refuse(lead: StagedLead, reason: string): Promise<void> {
+    this.#o.stats.rejectedBySmartlead++;
+    this.#o.store.record([{ email: lead.email, hash: lead.hash, status: "rejected", reason }]);
+    await this.#o.rejects.write({
+      source: lead.source,
+      line: lead.line,
+      reason,
+      row: JSON.parse(lead.payload),
+    });
+  }
+
+  /** Fills lead ids from the campaign roster (once per run). */
+  async loadRoster(): Promise<number> {
+    if (this.#rosterLoaded) return 0;
+    this.#rosterLoaded = true;
+    let n = 0;
+    for await (const page of this.#o.client.roster(this.#o.campaignId)) {
+      n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
+    }
+    return n;
+  }
+
+  /**
+   * Updates changed leads through `POST /campaigns/{cid}/leads/{id}`. Leads whose id is
+   * unknown get it from the roster; leads no longer in the campaign are added again.
+   */
+  async updates(batches: Iterable<StagedLead[]>): Promise<void> {
+    const { client, store, campaignId, stats } = this.#o;
+    const readd: StagedLead[] = [];
+    for (const batch of batches) {
+      for (const lead of batch) {
+        let leadId = lead.leadId;
+        if (leadId === null) {
+          await this.loadRoster();
+          leadId = store.lookup(lead.email)?.lead_id ?? null;
+        }
+        if (leadId === null) {
+          readd.push(lead);
+          continue;
+        }
+        try {
+          await client.updateLead(campaignId, leadId, JSON.parse(lead.payload) as LeadPayload);
+        } catch (e) {
+          if (e instanceof SmartleadRequestError && e.status === 404) {
+            readd.push({ ...lead, leadId: null });
+            continue;
+          }
+          if (e instanceof SmartleadRequestError && [400, 422].includes(e.status)) {
+            await this.#refuse(
+              lead,
+              `Smartlead refused the update: ${e.message.replace(/^.*?: /, "")}`,
+            );
+            continue;
+          }
+          this.#pending([lead]);
+          throw e;
+        }
+        store.record([{ email: lead.email, hash: lead.hash, status: "synced", leadId }]);
+        stats.updated++;
+        stats.sent++;
+      }
+    }
+    for (let i = 0; i < readd.length; i += 100) await this.#addBatch(readd.slice(i, i + 100));
+  }
+
+  /** Deletes leads from the campaign and forgets them. */
+  async deletes(leads: ReadonlyArray<{ email: string; lead_id: number | null }>): Promise<void> {
+    const { client, store, campaignId, stats } = this.#o;
+    for (const lead of leads) {
+      let leadId = lead.lead_id;
+      if (leadId === null) {
+        await this.loadRoster();
+        leadId = store.lookup(lead.email)?.lead_id ?? null;
+      }
+      if (leadId !== null) {
+        try {
+          await client.deleteLead(campaignId, leadId);
+        } catch (e) {
+          if (!(e instanceof SmartleadRequestError && e.status === 404)) throw e;
+        }
+      }
+      store.forget([lead.email]);
+      stats.deleted++;
+    }
+  }
+}

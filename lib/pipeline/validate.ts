@@ -1,0 +1,87 @@
+/** Stage: rows → leads or rejects, through the column mapping and the zod lead schema. */
+import type { LeadPayload } from "../client/smartlead.ts";
+import { UsageError } from "../errors.ts";
+import { csvHeaders, type Row } from "../input/row.ts";
+import { buildLead } from "../lead.ts";
+import { type ColumnPlan, type MapOverrides, planColumns } from "../mapping.ts";
+
+export type Checked =
+  | { ok: true; source: string; line: number; lead: LeadPayload }
+  | { ok: false; source: string; line: number; reason: string; row: Record<string, unknown> };
+
+export interface ValidateOptions {
+  map: MapOverrides;
+  tags: readonly string[];
+}
+
+/** The row as an object, for the rejects file. */
+export function rowObject(row: Row): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  row.columns.forEach((c, i) => {
+    out[c] = row.values[i];
+  });
+  return out;
+}
+
+/** Maps and validates rows. A CSV header without an email column is a usage error. */
+export async function* validateRows(
+  rows: AsyncIterable<Row[]>,
+  opts: ValidateOptions,
+): AsyncGenerator<Checked[]> {
+  const byHeader = new WeakMap<readonly string[], ColumnPlan>();
+  const byKeys = new Map<string, ColumnPlan>();
+  const planFor = (row: Row): ColumnPlan => {
+    let plan = byHeader.get(row.columns);
+    if (plan) return plan;
+    if (row.problem === undefined && row.values.length > 0 && isCsvHeader(row)) {
+      plan = planColumns(row.columns, opts.map, true, row.source);
+      if (plan.emailColumn < 0) {
+        throw new UsageError(
+          `${row.source}: line 1: no email column (columns: ${
+            row.columns.slice(0, 12).map((c) => JSON.stringify(c)).join(", ")
+          }${row.columns.length > 12 ? ", ..." : ""})`,
+          "name the email column with --map email=<column>",
+        );
+      }
+      byHeader.set(row.columns, plan);
+      return plan;
+    }
+    const key = row.columns.join("\u0000");
+    plan = byKeys.get(key);
+    if (!plan) {
+      plan = planColumns(row.columns, opts.map, false, row.source);
+      if (byKeys.size > 10_000) byKeys.clear();
+      byKeys.set(key, plan);
+    }
+    return plan;
+  };
+  for await (const batch of rows) {
+    const out: Checked[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const row = batch[i]!;
+      if (row.problem !== undefined) {
+        out[i] = {
+          ok: false,
+          source: row.source,
+          line: row.line,
+          reason: row.problem,
+          row: rowObject(row),
+        };
+        continue;
+      }
+      const result = buildLead(row, planFor(row), opts.tags);
+      out[i] = result.ok ? { ok: true, source: row.source, line: row.line, lead: result.lead } : {
+        ok: false,
+        source: row.source,
+        line: row.line,
+        reason: result.reason,
+        row: rowObject(row),
+      };
+    }
+    yield out;
+  }
+}
+
+function isCsvHeader(row: Row): boolean {
+  return csvHeaders.has(row.columns);
+}

@@ -1,0 +1,280 @@
+/**
+ * The push pipeline, top to bottom: read → parse → map and validate → divert rejects →
+ * stage against the index → plan → batch → send → commit → report.
+ */
+import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./client/smartlead.ts";
+import { ExitCode, SyncError, UsageError } from "./errors.ts";
+import { acquireLock, type HeldLock } from "./index/lock.ts";
+import { dirname, resolveIndexPath } from "./index/paths.ts";
+import { IndexStore } from "./index/store.ts";
+import { readRows } from "./input/parse.ts";
+import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
+import type { MapOverrides } from "./mapping.ts";
+import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
+import { buildSummary, type Summary } from "./pipeline/report.ts";
+import { Sender } from "./pipeline/send.ts";
+import { stageLeads } from "./pipeline/stage.ts";
+import { RunStats } from "./pipeline/stats.ts";
+import { validateRows } from "./pipeline/validate.ts";
+
+export type SyncMode = "incremental" | "full-refresh";
+
+/** Everything `push` needs; the CLI fills it from flags, environment and config. */
+export interface PushOptions {
+  inputs: readonly string[];
+  campaignId: number;
+  apiKey?: string | undefined;
+  baseUrl?: string;
+  format?: Format | undefined;
+  map?: MapOverrides;
+  tags?: readonly string[];
+  batchSize?: number;
+  rate?: { requests: number; windowMs: number };
+  rejectsPath?: string | undefined;
+  dryRun?: boolean;
+  mode?: SyncMode;
+  deleteMissing?: boolean;
+  retryRejected?: boolean;
+  /** Index directory or file; default under $XDG_STATE_HOME. */
+  state?: string | undefined;
+  settings?: AddLeadsSettings;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  backoffBaseMs?: number;
+  stdin?: ReadableStream<Uint8Array>;
+  verbose?: boolean;
+  /** Lines for people (stderr). */
+  log?: (line: string) => void;
+  /** Request/response lines for `--debug`. */
+  debug?: (line: string) => void;
+  /** Called as the run advances, for a progress display. */
+  onProgress?: (p: Progress) => void;
+}
+
+/** What a progress display shows. */
+export interface Progress {
+  phase: "reading" | "planning" | "sending" | "done";
+  stats: RunStats;
+  bytesRead: number;
+  bytesTotal: number | undefined;
+  waitingMs: number;
+  waitReason: string | undefined;
+}
+
+/** An error that ends a run, with the summary of what the run did before it. */
+export class PushFailed extends Error {
+  readonly exitCode: number;
+  readonly hint: string | undefined;
+  constructor(readonly error: SyncError, readonly summary: Summary) {
+    super(error.message, { cause: error });
+    this.name = "PushFailed";
+    this.exitCode = error.exitCode;
+    this.hint = error.hint;
+  }
+}
+
+/**
+ * Pushes the inputs into the campaign and returns the summary.
+ * @throws PushFailed carrying the summary and the exit code of what stopped the run.
+ */
+export async function push(opts: PushOptions): Promise<Summary> {
+  const startedAt = performance.now();
+  const log = opts.log ?? (() => {});
+  const mode = opts.mode ?? "incremental";
+  const dryRun = opts.dryRun ?? false;
+  const baseUrl = opts.baseUrl ?? DEFAULT_BASE_URL;
+  const batchSize = opts.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 400) {
+    throw new UsageError(
+      `--batch-size ${batchSize}: must be 1 to 400`,
+      "Smartlead takes at most 400 leads per request",
+    );
+  }
+  if (!dryRun && !opts.apiKey) {
+    throw new UsageError(
+      "no API key",
+      "set SMARTLEAD_API_KEY (or pass --api-key), or use --dry-run",
+    );
+  }
+  const sources = await resolveInputs(opts.inputs);
+  const stats = new RunStats();
+  stats.bytesTotal = sources.every((s) => s.size !== undefined)
+    ? sources.reduce((a, s) => a + (s.size ?? 0), 0)
+    : undefined;
+  const client = opts.apiKey
+    ? new SmartleadClient({
+      apiKey: opts.apiKey,
+      baseUrl,
+      ...(opts.rate ? { rate: opts.rate } : {}),
+      ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.backoffBaseMs !== undefined ? { backoffBaseMs: opts.backoffBaseMs } : {}),
+      ...(opts.debug ? { debug: opts.debug } : {}),
+    })
+    : undefined;
+  let waitingMs = 0;
+  let waitReason: string | undefined;
+  let bytesDone = 0;
+  let bytesCurrent = 0;
+  let lastSource: InputSource | undefined;
+  const progress = (phase: Progress["phase"]) =>
+    opts.onProgress?.({
+      phase,
+      stats,
+      bytesRead: bytesDone + bytesCurrent,
+      bytesTotal: stats.bytesTotal,
+      waitingMs,
+      waitReason,
+    });
+  if (client) {
+    client.limiter.onWait = (ms, reason) => {
+      waitingMs = ms;
+      waitReason = reason;
+      progress("sending");
+      setTimeout(() => {
+        waitingMs = 0;
+        waitReason = undefined;
+      }, ms);
+    };
+  }
+
+  // The campaign first: a wrong key (3) or campaign (4) fails before any input is read.
+  if (client) await client.getCampaign(opts.campaignId);
+
+  const indexPath = resolveIndexPath(opts.state, baseUrl, opts.campaignId);
+  let lock: HeldLock | undefined;
+  let store: IndexStore;
+  if (dryRun) {
+    const exists = await Deno.stat(indexPath).then(() => true, () => false);
+    store = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
+  } else {
+    await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {
+      throw new UsageError(
+        `cannot create the state directory ${dirname(indexPath)}: ${e.message}`,
+        "check --state",
+      );
+    });
+    lock = acquireLock(indexPath);
+    if (lock.takenOverFrom) {
+      log(
+        `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
+      );
+    }
+    store = new IndexStore(indexPath);
+    store.setMeta("base_url", baseUrl);
+    store.setMeta("campaign_id", String(opts.campaignId));
+  }
+  const rejects = await RejectsWriter.open(opts.rejectsPath);
+  const runId = dryRun ? undefined : store.startRun(mode);
+  let exitCode: number = ExitCode.ok;
+  let failure: SyncError | undefined;
+  const summarize = () =>
+    buildSummary(stats, {
+      campaignId: opts.campaignId,
+      mode,
+      dryRun,
+      requests: client?.requests ?? 0,
+      retries: client?.retries ?? 0,
+      waitedMs: client?.limiter.waitedMs ?? 0,
+      rejectsPath: opts.rejectsPath,
+      indexPath: dryRun && store.path === ":memory:" ? undefined : indexPath,
+      startedAt,
+      exitCode,
+      ...(failure ? { error: failure.message } : {}),
+    });
+  try {
+    // Read → parse → map and validate → rejects → stage.
+    const rows = readRows(sources, {
+      ...(opts.format ? { format: opts.format } : {}),
+      ...(opts.stdin ? { stdin: opts.stdin } : {}),
+      onBytes: (src, n) => {
+        if (src !== lastSource) {
+          if (lastSource?.size !== undefined) bytesDone += lastSource.size;
+          lastSource = src;
+        }
+        bytesCurrent = n;
+      },
+    });
+    const checked = validateRows(rows, { map: opts.map ?? [], tags: opts.tags ?? [] });
+    const valid = divertRejects(checked, rejects, stats);
+    await stageLeads(tap(valid, () => progress("reading")), store, stats);
+
+    // Plan against the index.
+    progress("planning");
+    const fullRefresh = mode === "full-refresh";
+    const plan = store.plan({
+      fullRefresh,
+      retryRejected: opts.retryRejected ?? false,
+      deleteMissing: opts.deleteMissing ?? false,
+    });
+    stats.plannedAdds = plan.add;
+    stats.plannedUpdates = plan.update;
+    stats.plannedDeletes = plan.delete;
+    stats.unchanged = plan.unchanged;
+    stats.skippedRejected = plan.skippedRejected;
+    const missing = opts.deleteMissing ? store.missing() : [];
+    if (dryRun) {
+      if (missing.length > 0) {
+        log(`would delete ${missing.length} leads absent from this input:`);
+        for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
+        if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
+      }
+      return summarize();
+    }
+
+    // Batch → send → commit.
+    const sender = new Sender({
+      client: client!,
+      store,
+      campaignId: opts.campaignId,
+      settings: opts.settings ?? {},
+      stats,
+      rejects,
+      log,
+      verbose: opts.verbose ?? false,
+    });
+    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"));
+    await sender.adds(tick(store.planned("add", batchSize)));
+    await sender.updates(tick(store.planned("update", 100)));
+    if (missing.length > 0) {
+      await sender.deletes(missing);
+      log(`deleted ${stats.deleted} leads absent from this input`);
+    }
+    if (fullRefresh) store.forgetAbsent();
+    progress("done");
+    return summarize();
+  } catch (e) {
+    if (e instanceof SyncError) {
+      failure = e;
+      exitCode = e.exitCode;
+      throw new PushFailed(e, summarize());
+    }
+    exitCode = ExitCode.internal;
+    throw e;
+  } finally {
+    await rejects.close();
+    if (runId !== undefined) {
+      try {
+        store.finishRun(runId, exitCode, summarize());
+      } catch {
+        // the summary in the index is informational
+      }
+    }
+    store.close();
+    lock?.release();
+  }
+}
+
+async function* tap<T>(it: AsyncIterable<T>, f: () => void): AsyncGenerator<T> {
+  for await (const x of it) {
+    yield x;
+    f();
+  }
+}
+
+function* tapSync<T>(it: Iterable<T>, f: () => void): Generator<T> {
+  for (const x of it) {
+    yield x;
+    f();
+  }
+}

@@ -1,0 +1,155 @@
+/** Fault injection rules and the sliding-window rate limiter of the sandbox. */
+
+export type Fault =
+  /** Respond with `status`; "after" applies the write first, then answers with the error. */
+  | { kind: "status"; status: number; when: "before" | "after"; body?: string }
+  /** Close the connection without an answer; "after" applies the write first. */
+  | { kind: "drop"; when: "before" | "after" }
+  /** Answer normally, but only after `ms`. */
+  | { kind: "delay"; ms: number }
+  /** Answer 429 with `Retry-After: retryAfter` (header omitted when undefined). */
+  | { kind: "rate_limit"; retryAfter?: number };
+
+export interface FaultRule {
+  method?: string;
+  /** Substring of, or RegExp source matched against, the request pathname. */
+  pathPattern?: string;
+  /** How many matching requests it applies to before it is used up. */
+  times: number;
+  /** Let this many matching requests pass first. */
+  skip?: number;
+  fault: Fault;
+}
+
+/** Check a FaultRule that arrived as JSON; returns an error message or the rule. */
+export function parseFaultRule(value: unknown): FaultRule | string {
+  if (typeof value !== "object" || value === null) return "fault rule must be an object";
+  const rule = value as Partial<FaultRule>;
+  if (typeof rule.times !== "number" || rule.times < 0) return "times must be a number >= 0";
+  if (rule.skip !== undefined && typeof rule.skip !== "number") return "skip must be a number";
+  if (rule.method !== undefined && typeof rule.method !== "string") {
+    return "method must be a string";
+  }
+  if (rule.pathPattern !== undefined && typeof rule.pathPattern !== "string") {
+    return "pathPattern must be a string";
+  }
+  const fault = rule.fault as Partial<Fault> | undefined;
+  switch (fault?.kind) {
+    case "status":
+      if (typeof fault.status !== "number") return "fault.status must be a number";
+      if (fault.when !== "before" && fault.when !== "after") return "fault.when: before|after";
+      break;
+    case "drop":
+      if (fault.when !== "before" && fault.when !== "after") return "fault.when: before|after";
+      break;
+    case "delay":
+      if (typeof fault.ms !== "number") return "fault.ms must be a number";
+      break;
+    case "rate_limit":
+      break;
+    default:
+      return "fault.kind must be status, drop, delay or rate_limit";
+  }
+  return rule as FaultRule;
+}
+
+interface LiveRule {
+  rule: FaultRule;
+  regexp: RegExp | null;
+  skipped: number;
+  used: number;
+}
+
+/** Ordered fault rules; the first matching unexhausted rule applies to a request. */
+export class FaultBook {
+  #rules: LiveRule[] = [];
+
+  add(rule: FaultRule): void {
+    let regexp: RegExp | null = null;
+    if (rule.pathPattern !== undefined) {
+      try {
+        regexp = new RegExp(rule.pathPattern);
+      } catch {
+        regexp = null; // not a valid RegExp: substring match only
+      }
+    }
+    this.#rules.push({ rule, regexp, skipped: 0, used: 0 });
+  }
+
+  /** Rules not yet used up. */
+  get pending(): number {
+    return this.#rules.filter((r) => r.used < r.rule.times).length;
+  }
+
+  /** Consume and return the fault for this request, if a rule applies. */
+  take(method: string, pathname: string): Fault | undefined {
+    for (const live of this.#rules) {
+      const { rule } = live;
+      if (live.used >= rule.times) continue;
+      if (rule.method !== undefined && rule.method.toUpperCase() !== method.toUpperCase()) {
+        continue;
+      }
+      if (rule.pathPattern !== undefined) {
+        const hit = pathname.includes(rule.pathPattern) || (live.regexp?.test(pathname) ?? false);
+        if (!hit) continue;
+      }
+      if (live.skipped < (rule.skip ?? 0)) {
+        live.skipped++;
+        return undefined;
+      }
+      live.used++;
+      return rule.fault;
+    }
+    return undefined;
+  }
+}
+
+export interface RateVerdict {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Whole seconds until a slot frees (at least 1); meaningful when refused. */
+  retryAfter: number;
+  /** Whole seconds until the oldest request in the window leaves it. */
+  reset: number;
+}
+
+/** Sliding-window limiter: refuse when `requests` already arrived in the last `windowMs`. */
+export class RateWindow {
+  #arrivals: number[] = [];
+
+  constructor(public rate: { requests: number; windowMs: number } | null) {}
+
+  set(rate: { requests: number; windowMs: number } | null): void {
+    this.rate = rate;
+    this.#arrivals = [];
+  }
+
+  /** Count a request at `now` unless refused; null when unlimited. */
+  admit(now: number): RateVerdict | null {
+    const rate = this.rate;
+    if (!rate) return null;
+    this.#arrivals = this.#arrivals.filter((t) => t > now - rate.windowMs);
+    const oldest = this.#arrivals[0];
+    const untilFree = oldest === undefined ? 0 : oldest + rate.windowMs - now;
+    const seconds = Math.max(1, Math.ceil(untilFree / 1000));
+    if (this.#arrivals.length >= rate.requests) {
+      return {
+        allowed: false,
+        limit: rate.requests,
+        remaining: 0,
+        retryAfter: seconds,
+        reset: seconds,
+      };
+    }
+    this.#arrivals.push(now);
+    const first = this.#arrivals[0] ?? now;
+    return {
+      allowed: true,
+      limit: rate.requests,
+      remaining: rate.requests - this.#arrivals.length,
+      retryAfter: 0,
+      reset: Math.max(1, Math.ceil((first + rate.windowMs - now) / 1000)),
+    };
+  }
+}

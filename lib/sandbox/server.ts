@@ -1,0 +1,387 @@
+/**
+ * The sandbox: a local Smartlead API over real HTTP (Deno.serve behind a TCP front),
+ * with auth, a per-key rate limit, fault injection and a request log.
+ */
+
+import { type Fault, FaultBook, type FaultRule, parseFaultRule, RateWindow } from "./faults.ts";
+import { DropProxy } from "./proxy.ts";
+import { type SandboxLead, SandboxState, TEXT_FIELDS } from "./state.ts";
+import { badRequest, queryInt, validateAddBody, validateLeadBody } from "./validate.ts";
+
+export type { Fault, FaultRule } from "./faults.ts";
+export { type SandboxLead, SandboxState } from "./state.ts";
+
+export interface SandboxOptions {
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** Default "127.0.0.1". */
+  hostname?: string;
+  /** Default "sandbox-key". */
+  apiKey?: string;
+  /** Campaigns that exist; default [1]. */
+  campaignIds?: number[];
+  /** Sliding window per api key over all authenticated requests; null = unlimited. */
+  rate?: { requests: number; windowMs: number } | null;
+  /** Remaining lead credits; null = unlimited. Each new lead in the account uses one. */
+  credits?: number | null;
+  /** Added delay on every API response. */
+  latencyMs?: number;
+  /**
+   * Keep connections alive between requests (default false: every answer carries
+   * `Connection: close`). Deno's fetch silently re-sends a request once when a *reused*
+   * connection closes without an answer, so with keep-alive a "drop" fault is usually
+   * invisible to the client (the request arrives twice) instead of making fetch reject.
+   */
+  keepAlive?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Pathname + query, with the api_key value replaced by "***". */
+  path: string;
+  /** HTTP status answered; 0 when the connection was dropped. */
+  status: number;
+  /** ms epoch at arrival. */
+  at: number;
+  /** Parsed JSON body if any (the raw text when it was not JSON). */
+  body?: unknown;
+}
+
+export interface Sandbox {
+  /** Base URL the CLI uses, e.g. "http://127.0.0.1:43123/api/v1". */
+  url: string;
+  apiKey: string;
+  state: SandboxState;
+  requests: RecordedRequest[];
+  addFault(rule: FaultRule): void;
+  setCredits(n: number | null): void;
+  setRate(rate: { requests: number; windowMs: number } | null): void;
+  close(): Promise<void>;
+}
+
+const BASE = "/api/v1";
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Access denied",
+  404: "Not found",
+  429: "Rate limit exceeded",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+const notFound = () => json(404, { message: "Not found" });
+const campaignNotFound = () => json(404, { error: "Campaign not found - Invalid campaign_id." });
+const leadNotFound = () => json(404, { error: "Lead not found" });
+
+/** Resolve after ms, or at once when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+/** Pathname + query with the api_key value masked. */
+export function redactPath(url: URL): string {
+  return url.pathname + url.search.replace(/([?&]api_key=)[^&]*/g, "$1***");
+}
+
+/** A lead as the API shows it: every field present, null when never set. */
+export function leadJson(lead: SandboxLead): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: lead.id, email: lead.email };
+  for (const field of TEXT_FIELDS) out[field] = lead[field] ?? null;
+  out.custom_fields = { ...lead.custom_fields };
+  out.created_at = lead.created_at;
+  return out;
+}
+
+function faultResponse(fault: Extract<Fault, { kind: "status" }>): Response {
+  const body = fault.body ?? JSON.stringify({ message: STATUS_TEXT[fault.status] ?? "Error" });
+  const type = /^\s*[[{]/.test(body) ? "application/json; charset=utf-8" : "text/plain";
+  return new Response(body, { status: fault.status, headers: { "content-type": type } });
+}
+
+async function readBody(req: Request): Promise<{ text: string; value?: unknown; ok: boolean }> {
+  const text = await req.text();
+  if (text.trim() === "") return { text, ok: true };
+  try {
+    return { text, value: JSON.parse(text), ok: true };
+  } catch {
+    return { text, value: text, ok: false };
+  }
+}
+
+/** Route one authenticated, admitted API request against the state. */
+function route(
+  state: SandboxState,
+  method: string,
+  url: URL,
+  body: { value?: unknown; ok: boolean },
+): Response {
+  const parts = url.pathname.slice(BASE.length).split("/").filter((p) => p !== "");
+  if (parts[0] === "leads" && parts.length === 1 && method === "GET") {
+    const email = url.searchParams.get("email");
+    if (!email) return json(400, badRequest("email", "is required", "query"));
+    const lead = state.leads.get(email.trim().toLowerCase());
+    if (!lead) return json(200, {});
+    const lead_campaign_data = state.campaignsOf(lead.id).map((c) => ({
+      campaign_id: c.id,
+      campaign_name: c.name,
+      campaign_lead_map_id: c.mapIds.get(lead.id),
+      lead_category_id: null,
+      lead_status: "INPROGRESS",
+    }));
+    return json(200, { ...leadJson(lead), lead_campaign_data });
+  }
+  if (parts[0] !== "campaigns" || parts.length < 2 || parts.length > 4) return notFound();
+  if (parts.length >= 3 && parts[2] !== "leads") return notFound();
+  const cid = Number(parts[1]);
+  if (!/^\d+$/.test(parts[1] ?? "")) {
+    return json(400, badRequest("campaign_id", "must be a number", "params"));
+  }
+  const campaign = state.campaigns.get(cid);
+  const known = ["GET:2", "GET:3", "POST:3", "POST:4", "DELETE:4"];
+  if (!known.includes(`${method}:${parts.length}`)) return notFound();
+  if (!campaign) return campaignNotFound();
+
+  if (parts.length === 2) {
+    const { id, name, status, created_at } = campaign;
+    return json(200, { id, name, status, created_at });
+  }
+  if (parts.length === 3 && method === "GET") {
+    const offset = queryInt(url.searchParams, "offset", 0);
+    if (!offset.ok) return json(400, offset.error);
+    const limit = queryInt(url.searchParams, "limit", 100, 100);
+    if (!limit.ok) return json(400, limit.error);
+    const members = state.campaignLeads(cid);
+    const data = members.slice(offset.value, offset.value + limit.value).map((lead) => ({
+      campaign_lead_map_id: campaign.mapIds.get(lead.id),
+      status: "INPROGRESS",
+      created_at: lead.created_at,
+      lead: leadJson(lead),
+    }));
+    return json(200, {
+      total_leads: String(members.length),
+      offset: offset.value,
+      limit: limit.value,
+      data,
+    });
+  }
+  if (!body.ok) {
+    return json(400, { statusCode: 400, error: "Bad Request", message: "Invalid JSON" });
+  }
+  if (parts.length === 3) {
+    const checked = validateAddBody(body.value);
+    if (!checked.ok) return json(400, checked.error);
+    if (checked.value.lead_list.length > 400) {
+      return json(422, { message: "lead_list cannot exceed 400 leads per request" });
+    }
+    return json(200, state.addLeads(cid, checked.value.lead_list, checked.value.settings));
+  }
+  if (!/^\d+$/.test(parts[3] ?? "")) return leadNotFound();
+  const leadId = Number(parts[3]);
+  if (method === "DELETE") {
+    if (!state.deleteLead(cid, leadId)) return leadNotFound();
+    return new Response("success", { headers: { "content-type": "text/plain; charset=utf-8" } });
+  }
+  const checked = validateLeadBody(body.value);
+  if (!checked.ok) return json(400, checked.error);
+  const outcome = state.updateLead(cid, leadId, checked.value);
+  if (outcome === "not_found") return leadNotFound();
+  if (outcome === "conflict") return json(400, { error: "Email already belongs to another lead" });
+  return json(200, { ok: true });
+}
+
+/** Start a sandbox on 127.0.0.1 (port 0 by default). Always `await sb.close()`. */
+export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const apiKey = opts.apiKey ?? "sandbox-key";
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const latencyMs = opts.latencyMs ?? 0;
+  const keepAlive = opts.keepAlive ?? false;
+  const log = opts.log ?? (() => {});
+  const state = new SandboxState(opts.campaignIds ?? [1], opts.credits ?? null);
+  const faults = new FaultBook();
+  const rate = new RateWindow(opts.rate ?? null);
+  const requests: RecordedRequest[] = [];
+  const closing = new AbortController();
+
+  async function control(req: Request, url: URL): Promise<Response> {
+    const body = await readBody(req);
+    const what = `${req.method} ${url.pathname}`;
+    if (what === "GET /__sandbox/state") {
+      const campaigns = [...state.campaigns.values()].map((c) => ({
+        id: c.id,
+        name: c.name,
+        leads: state.campaignLeads(c.id).map((l) => ({ ...leadJson(l), writes: l.writes })),
+      }));
+      const { credits, addCount, updateCount, deleteCount } = state;
+      return json(200, {
+        campaigns,
+        requests: requests.length,
+        credits,
+        addCount,
+        updateCount,
+        deleteCount,
+      });
+    }
+    if (!body.ok) return json(400, { message: "Invalid JSON" });
+    if (what === "POST /__sandbox/faults") {
+      const rule = parseFaultRule(body.value);
+      if (typeof rule === "string") return json(400, { message: rule });
+      faults.add(rule);
+      return new Response(null, { status: 204 });
+    }
+    if (what === "POST /__sandbox/credits") {
+      const credits = (body.value as { credits?: unknown } | undefined)?.credits;
+      if (credits !== null && typeof credits !== "number") {
+        return json(400, { message: "credits must be a number or null" });
+      }
+      state.credits = credits;
+      return new Response(null, { status: 204 });
+    }
+    if (what === "POST /__sandbox/rate") {
+      const r = (body.value ?? null) as { requests?: unknown; windowMs?: unknown } | null;
+      if (r !== null && (typeof r.requests !== "number" || typeof r.windowMs !== "number")) {
+        return json(400, { message: "rate must be {requests, windowMs} or null" });
+      }
+      rate.set(
+        r === null ? null : { requests: r.requests as number, windowMs: r.windowMs as number },
+      );
+      return new Response(null, { status: 204 });
+    }
+    return notFound();
+  }
+
+  async function api(req: Request, url: URL, signal: AbortSignal): Promise<Response | "drop"> {
+    if (url.searchParams.get("api_key") !== apiKey) {
+      await req.body?.cancel();
+      return json(401, { message: "Invalid API Key" });
+    }
+    const at = Date.now();
+    const body = await readBody(req);
+    const record: RecordedRequest = { method: req.method, path: redactPath(url), status: 0, at };
+    if (body.value !== undefined) record.body = body.value;
+    requests.push(record);
+
+    const verdict = rate.admit(at);
+    if (verdict && !verdict.allowed) {
+      record.status = 429;
+      return json(429, { message: "Rate limit exceeded" }, {
+        "retry-after": String(verdict.retryAfter),
+        "x-ratelimit-limit": String(verdict.limit),
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": String(verdict.reset),
+      });
+    }
+    const run = () => route(state, req.method, url, body);
+    const fault = faults.take(req.method, url.pathname);
+    let res: Response | "drop";
+    switch (fault?.kind) {
+      case undefined:
+        res = run();
+        break;
+      case "status":
+        if (fault.when === "after") run();
+        res = faultResponse(fault);
+        break;
+      case "drop":
+        if (fault.when === "after") run();
+        res = "drop";
+        break;
+      case "delay":
+        res = run();
+        await sleep(fault.ms, signal);
+        break;
+      case "rate_limit":
+        res = json(
+          429,
+          { message: "Rate limit exceeded" },
+          fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) },
+        );
+        break;
+    }
+    if (verdict && res !== "drop") {
+      res.headers.set("x-ratelimit-limit", String(verdict.limit));
+      res.headers.set("x-ratelimit-remaining", String(verdict.remaining));
+      res.headers.set("x-ratelimit-reset", String(verdict.reset));
+    }
+    record.status = res === "drop" ? 0 : res.status;
+    return res;
+  }
+
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req, info) => {
+      const url = new URL(req.url);
+      if (url.pathname.startsWith("/__sandbox/")) return await control(req, url);
+      if (url.pathname !== BASE && !url.pathname.startsWith(`${BASE}/`)) {
+        await req.body?.cancel();
+        return notFound();
+      }
+      const signal = closing.signal; // req.signal would abort on success (legacy Deno.serve)
+      const res = await api(req, url, signal);
+      await sleep(latencyMs, signal);
+      log(`${req.method} ${redactPath(url)} -> ${res === "drop" ? "dropped" : res.status}`);
+      if (res !== "drop") {
+        if (!keepAlive) res.headers.set("connection", "close");
+        return res;
+      }
+      proxy.drop(info.remoteAddr.port);
+      return new Response(null, { status: 502 }); // never delivered: the socket is gone
+    },
+  );
+  const proxy = new DropProxy(hostname, opts.port ?? 0, server.addr);
+  const host = hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : hostname.includes(":")
+    ? `[${hostname}]`
+    : hostname;
+
+  const sb: Sandbox = {
+    url: `http://${host}:${proxy.addr.port}${BASE}`,
+    apiKey,
+    state,
+    requests,
+    addFault: (rule) => faults.add(rule),
+    setCredits: (n) => {
+      state.credits = n;
+    },
+    setRate: (r) => rate.set(r),
+    close: async () => {
+      closing.abort();
+      await proxy.close();
+      await server.shutdown();
+    },
+  };
+  return Promise.resolve(sb);
+}
+
+/** A few lines telling a human how to point the CLI at this sandbox. */
+export function formatBanner(sb: Sandbox): string {
+  const ids = [...sb.state.campaigns.keys()];
+  return [
+    `Smartlead sandbox listening`,
+    `  base URL:     ${sb.url}`,
+    `  API key:      ${sb.apiKey}`,
+    `  campaign ids: ${ids.join(", ")}`,
+    `Try:`,
+    `  SMARTLEAD_BASE_URL=${sb.url} SMARTLEAD_API_KEY=${sb.apiKey} ` +
+    `smartlead-sync push examples/leads.csv --campaign-id ${ids[0] ?? 1}`,
+  ].join("\n");
+}
