@@ -220,6 +220,8 @@ async function runPush(
   } catch (e) {
     progress?.clear();
     if (e instanceof PushFailed) {
+      // A usage error (unusable input) has nothing to summarise; exit 5/6 do.
+      if (e.exitCode === 2) throw e.error;
       if (opts.json) output.out(JSON.stringify(e.summary) + "\n");
       else if (!opts.quiet) output.err(formatSummary(e.summary).join("\n") + "\n");
       throw e.error;

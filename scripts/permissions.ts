@@ -1,0 +1,30 @@
+/**
+ * The permissions the tool runs with, declared once: the compile task bakes them into the
+ * executable and the end-to-end tests run the CLI (source or bundle) with exactly these,
+ * plus loopback for the sandbox, so a permission the binary lacks fails a test first.
+ */
+import { ENV_VARS } from "../lib/env.ts";
+
+export const SMARTLEAD_HOST = "server.smartlead.ai";
+
+/**
+ * Deno permission flags. `extraHosts` widens the network list (a `--base-url` host the
+ * executable is compiled for; loopback in tests).
+ *
+ * Read and write are not narrowed to the state directory: inputs, `--rejects`, `--state`
+ * and `init` name paths the user chooses at run time.
+ */
+export function permissionFlags(extraHosts: readonly string[] = []): string[] {
+  return [
+    `--allow-net=${[SMARTLEAD_HOST, ...extraHosts].join(",")}`,
+    "--allow-read",
+    "--allow-write",
+    `--allow-env=${ENV_VARS.join(",")}`,
+    "--allow-sys=hostname",
+  ];
+}
+
+if (import.meta.main) {
+  // deno-lint-ignore no-console
+  console.log(permissionFlags(Deno.args).join(" "));
+}

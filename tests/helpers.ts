@@ -1,0 +1,132 @@
+/**
+ * End-to-end test helpers: run the real CLI as a subprocess (from source, or the bundle
+ * when SMARTLEAD_SYNC_CLI points at it) with the compile task's permissions plus loopback,
+ * against a sandbox on port 0.
+ */
+import { permissionFlags } from "../scripts/permissions.ts";
+import { type Sandbox, type SandboxOptions, startSandbox } from "../lib/sandbox/server.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+/** The entry point under test: cli.ts, or the bundle. */
+export const CLI_PATH = Deno.env.get("SMARTLEAD_SYNC_CLI") ?? `${ROOT}cli.ts`;
+export const TESTDATA = `${ROOT}tests/testdata`;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  /** Kill the process with this signal after `afterMs`. */
+  kill?: { afterMs: number; signal?: Deno.Signal };
+}
+
+/** Spawns `deno run <permissions> cli args...` with a clean environment. */
+export async function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${ROOT}${CLI_PATH}`;
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...permissionFlags(["127.0.0.1"]), cli, ...args],
+    cwd: opts.cwd ?? ROOT,
+    clearEnv: true,
+    env: {
+      NO_COLOR: "1",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      PATH: Deno.env.get("PATH") ?? "",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      ...opts.env,
+    },
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = cmd.spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(
+      typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+    );
+    await w.close();
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (opts.kill) {
+    timer = setTimeout(() => {
+      try {
+        child.kill(opts.kill!.signal ?? "SIGKILL");
+      } catch {
+        // already exited
+      }
+    }, opts.kill.afterMs);
+  }
+  const out = await child.output();
+  if (timer !== undefined) clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A fresh temporary directory, removed by the returned disposer. */
+export async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "smartlead-sync-test-" });
+}
+
+/** Runs `fn` with a sandbox and a state dir; closes and removes both. */
+export async function withSandbox(
+  opts: SandboxOptions,
+  fn: (ctx: { sb: Sandbox; dir: string; env: Record<string, string> }) => Promise<void>,
+): Promise<void> {
+  const sb = await startSandbox({ apiKey: "test-key-5f3a9c", ...opts });
+  const dir = await tempDir();
+  try {
+    await fn({
+      sb,
+      dir,
+      env: {
+        SMARTLEAD_BASE_URL: sb.url,
+        SMARTLEAD_API_KEY: sb.apiKey,
+        XDG_STATE_HOME: `${dir}/state`,
+      },
+    });
+  } finally {
+    await sb.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Requests the sandbox recorded, by kind. */
+export function countRequests(
+  sb: Sandbox,
+): { adds: number; updates: number; deletes: number; gets: number; all: number } {
+  let adds = 0, updates = 0, deletes = 0, gets = 0;
+  for (const r of sb.requests) {
+    if (r.method === "POST" && /\/campaigns\/\d+\/leads(\?|$)/.test(r.path)) adds++;
+    else if (r.method === "POST" && /\/campaigns\/\d+\/leads\/\d+/.test(r.path)) updates++;
+    else if (r.method === "DELETE") deletes++;
+    else if (r.method === "GET") gets++;
+  }
+  return { adds, updates, deletes, gets, all: sb.requests.length };
+}
+
+/** Every file under `dir`, recursively, as text (for "the key appears nowhere"). */
+export async function readAllFiles(dir: string): Promise<Array<{ path: string; text: string }>> {
+  const out: Array<{ path: string; text: string }> = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await readAllFiles(p));
+    else if (e.isFile) {
+      out.push({ path: p, text: new TextDecoder().decode(await Deno.readFile(p)) });
+    }
+  }
+  return out;
+}
+
+/** Parses the `--json` summary from stdout (exactly one line). */
+export function summaryOf(r: CliResult): Record<string, unknown> {
+  const lines = r.stdout.trim().split("\n");
+  if (lines.length !== 1) {
+    throw new Error(`expected one JSON line on stdout, got:\n${r.stdout}\n${r.stderr}`);
+  }
+  return JSON.parse(lines[0]!);
+}

@@ -1,0 +1,326 @@
+/**
+ * End-to-end: the dedup index and the two sync modes, crash safety and locking.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { countRequests, runCli, summaryOf, withSandbox } from "./helpers.ts";
+import type { Sandbox } from "../lib/sandbox/server.ts";
+
+function csvOf(rows: Array<[string, string, string]>): string {
+  return "Email,First Name,Title\n" + rows.map((r) => r.join(",")).join("\n") + "\n";
+}
+
+function people(n: number, title = "Engineer"): Array<[string, string, string]> {
+  return Array.from({ length: n }, (_, i) => [`person${i}@ex.com`, `P${i}`, title]);
+}
+
+/** Emails sent in add-leads bodies among the requests from index `from` on. */
+function addedEmails(sb: Sandbox, from = 0): string[] {
+  return sb.requests.slice(from).flatMap((r) =>
+    r.method === "POST" && /\/campaigns\/\d+\/leads\?/.test(r.path) && r.status === 200
+      ? ((r.body as { lead_list: Array<{ email: string }> }).lead_list.map((l) => l.email))
+      : []
+  );
+}
+
+function indexFile(dir: string, sb: Sandbox): string {
+  const u = new URL(sb.url);
+  return `${dir}/state/smartlead-sync/${u.hostname}_${u.port}-campaign-1.db`;
+}
+
+function syncedInIndex(path: string): Set<string> {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const rows = db.prepare("select email from leads where status = 'synced'").all() as Array<
+        { email: string }
+      >;
+      return new Set(rows.map((r) => r.email));
+    } finally {
+      db.close();
+    }
+  } catch {
+    return new Set();
+  }
+}
+
+Deno.test("incremental: an unchanged rerun makes zero write requests; 3 changed + 2 new → 3 updates, 2 adds", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    const rows = people(20);
+    await Deno.writeTextFile(csv, csvOf(rows));
+    const r1 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(summaryOf(r1).added, 20);
+    const after1 = countRequests(sb);
+
+    const r2 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    const s2 = summaryOf(r2);
+    assert.deepEqual([s2.added, s2.updated, s2.unchanged, s2.requests], [0, 0, 20, 1]);
+    const after2 = countRequests(sb);
+    assert.equal(
+      after2.adds + after2.updates + after2.deletes,
+      after1.adds + after1.updates + after1.deletes,
+    );
+
+    rows[3]![2] = "Manager";
+    rows[7]![1] = "Seven";
+    rows[11]![2] = "Director";
+    rows.push(["new1@ex.com", "N1", "Intern"], ["new2@ex.com", "N2", "Intern"]);
+    await Deno.writeTextFile(csv, csvOf(rows));
+    const dry = await runCli(["push", csv, "--campaign-id", "1", "--json", "--dry-run"], { env });
+    assert.deepEqual(summaryOf(dry).planned, { add: 2, update: 3, unchanged: 17, delete: 0 });
+    const mark = sb.requests.length;
+    const r3 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    const s3 = summaryOf(r3);
+    assert.deepEqual([s3.added, s3.updated, s3.unchanged], [2, 3, 17]);
+    const writes = sb.requests.slice(mark).filter((r) => r.method !== "GET");
+    assert.equal(writes.filter((r) => /\/leads\/\d+/.test(r.path)).length, 3);
+    assert.deepEqual(addedEmails(sb, mark), ["new1@ex.com", "new2@ex.com"]);
+    const byEmail = new Map(sb.state.campaignLeads(1).map((l) => [l.email, l]));
+    assert.equal(byEmail.size, 22);
+    assert.equal(byEmail.get("person3@ex.com")!.custom_fields.Title, "Manager");
+    assert.equal(byEmail.get("person7@ex.com")!.first_name, "Seven");
+    assert.equal(byEmail.get("person11@ex.com")!.custom_fields.Title, "Director");
+    assert.equal(byEmail.get("person3@ex.com")!.writes, 2);
+    assert.equal(byEmail.get("person4@ex.com")!.writes, 1);
+
+    const r4 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(summaryOf(r4).unchanged, 22);
+    assert.equal(summaryOf(r4).requests, 1);
+  });
+});
+
+Deno.test("full refresh resends every row; --delete-missing removes exactly the missing ones", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    const rows = people(10);
+    await Deno.writeTextFile(csv, csvOf(rows));
+    await runCli(["push", csv, "--campaign-id", "1"], { env });
+    const mark = sb.requests.length;
+    const r = await runCli(
+      ["push", csv, "--campaign-id", "1", "--mode", "full-refresh", "--json"],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(addedEmails(sb, mark).length, 10);
+    assert.equal(summaryOf(r).updated, 10);
+
+    const kept = rows.slice(0, 7);
+    await Deno.writeTextFile(csv, csvOf(kept));
+    const dry = await runCli(
+      [
+        "push",
+        csv,
+        "--campaign-id",
+        "1",
+        "--mode",
+        "full-refresh",
+        "--delete-missing",
+        "--dry-run",
+      ],
+      { env },
+    );
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stderr,
+      /would delete 3 leads absent from this input:\n  person7@ex.com\n  person8@ex.com\n  person9@ex.com\n/,
+    );
+    assert.equal(sb.state.campaignLeads(1).length, 10);
+    const del = await runCli(
+      ["push", csv, "--campaign-id", "1", "--mode", "full-refresh", "--delete-missing", "--json"],
+      { env },
+    );
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(summaryOf(del).deleted, 3);
+    assert.deepEqual(
+      sb.state.campaignLeads(1).map((l) => l.email),
+      kept.map((k) => k[0]),
+    );
+    const st = await runCli(["state", "--campaign-id", "1", "--json"], { env });
+    assert.deepEqual(JSON.parse(st.stdout).leads, { synced: 7, rejected: 0, pending: 0 });
+  });
+});
+
+Deno.test("SIGKILL at several points, then rerun: complete, nothing resent after its 2xx was recorded", async () => {
+  await withSandbox({ latencyMs: 60 }, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(120)));
+    const idx = indexFile(dir, sb);
+    const args = ["push", csv, "--campaign-id", "1", "--batch-size", "10", "--json"];
+    const partial: number[] = [];
+    for (const afterMs of [400, 700, 1000]) {
+      await runCli(args, { env, kill: { afterMs } });
+      const recorded = syncedInIndex(idx);
+      if (recorded.size > 0 && recorded.size < 120) partial.push(recorded.size);
+      const mark = sb.requests.length;
+      // The next run is killed too (except the last), and must not resend recorded leads.
+      const next = await runCli(args, { env, kill: { afterMs: afterMs + 300 } });
+      const resent = addedEmails(sb, mark).filter((e) => recorded.has(e));
+      assert.deepEqual(resent, [], `resent after kill at ${afterMs} ms (exit ${next.code})`);
+    }
+    // The kills really landed in the middle of runs.
+    assert.ok(partial.length >= 2, `partial index sizes at kill time: ${partial}`);
+    const fin = await runCli(args, { env });
+    assert.equal(fin.code, 0, fin.stderr);
+    const emails = sb.state.campaignLeads(1).map((l) => l.email);
+    assert.equal(emails.length, 120);
+    assert.equal(new Set(emails).size, 120);
+    const again = await runCli(args, { env });
+    assert.equal(summaryOf(again).unchanged, 120);
+    assert.equal(summaryOf(again).requests, 1);
+  });
+});
+
+Deno.test("a second concurrent run exits 7 naming the first; a killed run's lock is taken over", async () => {
+  await withSandbox({ latencyMs: 300 }, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(30)));
+    const args = ["push", csv, "--campaign-id", "1", "--batch-size", "5"];
+    const first = runCli(args, { env });
+    const lockInfo = `${indexFile(dir, sb)}.lock.json`;
+    for (let i = 0; i < 100 && !(await Deno.stat(lockInfo).then(() => true, () => false)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const holder = JSON.parse(await Deno.readTextFile(lockInfo));
+    const second = await runCli(args, { env });
+    assert.equal(second.code, 7, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^error: the index .* is locked by another run \\(pid ${holder.pid} on .*, started ${holder.started_at}\\) — `,
+      ),
+    );
+    assert.equal((await first).code, 0);
+
+    // A run killed while holding the lock does not block the next one.
+    const killed = await runCli(args.concat(["--mode", "full-refresh"]), {
+      env,
+      kill: { afterMs: 900 },
+    });
+    assert.notEqual(killed.code, 0);
+    const next = await runCli(args, { env });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      /note: the previous run \(pid \d+, started .*\) ended without finishing/,
+    );
+  });
+});
+
+Deno.test("write applied but answer lost: nothing lost, and the next rerun sends nothing", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(40)));
+    const p = "/campaigns/1/leads";
+    sb.addFault({
+      method: "POST",
+      pathPattern: p,
+      times: 1,
+      fault: { kind: "drop", when: "after" },
+    });
+    sb.addFault({
+      method: "POST",
+      pathPattern: p,
+      skip: 1,
+      times: 1,
+      fault: { kind: "status", status: 502, when: "after" },
+    });
+    sb.addFault({
+      method: "POST",
+      pathPattern: p,
+      skip: 1,
+      times: 1,
+      fault: { kind: "delay", ms: 1500 },
+    });
+    const r = await runCli([
+      "push",
+      csv,
+      "--campaign-id",
+      "1",
+      "--batch-size",
+      "10",
+      "--timeout",
+      "1",
+      "--backoff-ms",
+      "10",
+      "--json",
+    ], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(summaryOf(r).failed, 0);
+    const emails = sb.state.campaignLeads(1).map((l) => l.email);
+    assert.equal(emails.length, 40);
+    assert.equal(new Set(emails).size, 40);
+    const mark = countRequests(sb);
+    const again = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(summaryOf(again).unchanged, 40);
+    const after = countRequests(sb);
+    assert.equal(after.adds + after.updates, mark.adds + mark.updates);
+  });
+});
+
+Deno.test("leads Smartlead refuses are recorded, reported, and retried only when changed or asked", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    sb.state.unsubscribed.add("gone@ex.com");
+    const csv = `${dir}/leads.csv`;
+    const rejects = `${dir}/rejects.ndjson`;
+    await Deno.writeTextFile(csv, csvOf([["ok@ex.com", "Ok", "A"], ["gone@ex.com", "Gone", "B"]]));
+    const r1 = await runCli(["push", csv, "--campaign-id", "1", "--rejects", rejects, "--json"], {
+      env,
+    });
+    const s1 = summaryOf(r1);
+    assert.deepEqual([s1.added, s1.rejected_by_smartlead, s1.rejected], [1, 1, 1]);
+    const rej = JSON.parse((await Deno.readTextFile(rejects)).trim());
+    assert.deepEqual([rej.line, rej.reason, rej.row.email], [
+      3,
+      "Smartlead: unsubscribed",
+      "gone@ex.com",
+    ]);
+    const r2 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.deepEqual([summaryOf(r2).skipped_rejected, summaryOf(r2).requests], [1, 1]);
+    const r3 = await runCli(["push", csv, "--campaign-id", "1", "--retry-rejected", "--json"], {
+      env,
+    });
+    assert.equal(summaryOf(r3).rejected_by_smartlead, 1);
+    assert.equal(countRequests(sb).adds, 2);
+  });
+});
+
+Deno.test("verify compares the roster with the index; --repair aligns them", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(5)));
+    await runCli(["push", csv, "--campaign-id", "1"], { env });
+    const clean = await runCli(["verify", "--campaign-id", "1", "--json"], { env });
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.deepEqual(JSON.parse(clean.stdout), {
+      in_smartlead: 5,
+      in_index: 5,
+      missing_from_index: [],
+      missing_from_smartlead: [],
+      lead_id_mismatches: [],
+      repaired: false,
+    });
+    // Someone deletes a lead in Smartlead and adds another by hand.
+    const victim = sb.state.campaignLeads(1)[1]!;
+    sb.state.deleteLead(1, victim.id);
+    sb.state.addLeads(1, [{ email: "manual@ex.com" }]);
+    const drift = JSON.parse(
+      (await runCli(["verify", "--campaign-id", "1", "--json"], { env })).stdout,
+    );
+    assert.deepEqual(drift.missing_from_index, ["manual@ex.com"]);
+    assert.deepEqual(drift.missing_from_smartlead, [victim.email]);
+    const fixed = JSON.parse(
+      (await runCli(["verify", "--campaign-id", "1", "--repair", "--json"], { env })).stdout,
+    );
+    assert.equal(fixed.repaired, true);
+    const after = JSON.parse(
+      (await runCli(["verify", "--campaign-id", "1", "--json"], { env })).stdout,
+    );
+    assert.deepEqual([after.missing_from_index, after.missing_from_smartlead], [[], []]);
+    // The next push re-adds the deleted lead and nothing else.
+    const mark = sb.requests.length;
+    const again = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(summaryOf(again).added, 1);
+    assert.deepEqual(addedEmails(sb, mark), [victim.email]);
+  });
+});
