@@ -90,6 +90,12 @@ export async function loadConfig(
       "fix the file or regenerate it with smartlead-sync init",
     );
   }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new UsageError(
+      `${file}: expected a JSON object of settings`,
+      "fix the file or regenerate it with smartlead-sync init",
+    );
+  }
   const parsed = ConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -97,8 +103,9 @@ export async function loadConfig(
       const where = issue.path.length ? `${issue.path.join(".")}.` : "";
       throw new UsageError(
         `${file}: unknown key ${issue.keys.map((k) => JSON.stringify(where + k)).join(", ")}`,
-        `allowed keys: ${
-          Object.keys(ConfigSchema.shape).filter((k) => k !== "$schema").join(", ")
+        `allowed keys${where ? ` in ${issue.path.join(".")}` : ""}: ${
+          Object.keys(where ? SettingsSchema.shape : ConfigSchema.shape)
+            .filter((k) => k !== "$schema").join(", ")
         }`,
       );
     }

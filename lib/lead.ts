@@ -50,6 +50,11 @@ export type LeadResult =
   | { ok: true; lead: LeadPayload }
   | { ok: false; reason: string };
 
+/** Sets an own property, even one named `__proto__` (a plain assignment would drop it). */
+function setKey(obj: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function scalar(v: unknown): string | undefined | { bad: string } {
   if (v === null || v === undefined) return undefined;
   if (typeof v === "string") return v.trim();
@@ -77,7 +82,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
         if (typeof s === "object") {
           return { ok: false, reason: `custom field "${k}" is ${s.bad}, not a string` };
         }
-        if (s) (custom ??= {})[k] = s;
+        if (s) setKey(custom ??= {}, k, s);
       }
       continue;
     }
@@ -91,7 +96,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     }
     if (t.kind === "field") lead[t.field] = t.field === "email" ? normalizeEmail(s) : s;
     else if (t.kind === "tags") rowTags = s;
-    else (custom ??= {})[t.key] = s;
+    else setKey(custom ??= {}, t.key, s);
   }
   if (rowTags !== undefined || tags.length > 0) {
     const merged = mergeTags(rowTags, tags);
@@ -108,5 +113,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     const value = issue.path[0] === "email" ? ` (${JSON.stringify(lead.email)})` : "";
     return { ok: false, reason: `${where}: ${issue.message}${value}` };
   }
-  return { ok: true, lead: parsed.data as LeadPayload };
+  // zod rebuilds records with plain assignment, which drops a `__proto__` key: keep ours.
+  const data = custom ? { ...parsed.data, custom_fields: custom } : parsed.data;
+  return { ok: true, lead: data as LeadPayload };
 }

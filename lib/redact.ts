@@ -16,8 +16,10 @@ export function redact(text: string): string {
   let out = text.replace(/(api_key=)[^&\s"']*/gi, "$1***");
   for (const s of secrets) {
     if (out.includes(s)) out = out.split(s).join("***");
-    const enc = encodeURIComponent(s);
-    if (enc !== s && out.includes(enc)) out = out.split(enc).join("***");
+    // The forms a key takes in a URL and inside a JSON string.
+    for (const form of [encodeURIComponent(s), JSON.stringify(s).slice(1, -1)]) {
+      if (form !== s && out.includes(form)) out = out.split(form).join("***");
+    }
   }
   return out;
 }

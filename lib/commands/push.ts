@@ -44,7 +44,7 @@ export const pushCommand = (ctx: CommandContext): Command =>
     new Command("push")
       .summary("stream CSV/NDJSON leads into a Smartlead campaign")
       .description(
-        "Reads CSV or NDJSON from files or stdin, maps and validates each row, checks it against\n" +
+        "Reads CSV or NDJSON from files or stdin, maps and validates each row, checks it against " +
           "the local index and sends only new or changed leads, in batches, under the rate limit.",
       )
       .argument(
@@ -104,7 +104,7 @@ Examples:
   smartlead-sync push export.csv --mode full-refresh --delete-missing --dry-run
 
 Cron (one run per index at a time; a second one exits 7):
-  0 2 * * * SMARTLEAD_API_KEY=... smartlead-sync push /data/leads.csv --campaign-id 123 --quiet --json >> /var/log/leads.jsonl`,
+  0 2 * * * . /etc/smartlead.env; smartlead-sync push /data/leads.csv --campaign-id 123 --quiet --json >> /var/log/leads.jsonl`,
     )
     .action(async (inputs: string[], flags: Record<string, unknown>) => {
       const code = await runPush(ctx, inputs, flags);

@@ -9,6 +9,22 @@ import type { TextChunk } from "./source.ts";
 
 const NO_COLUMNS: readonly string[] = [];
 
+/** Deeper values are rejected: no lead field nests, and later stages recurse over rows. */
+export const MAX_DEPTH = 64;
+
+/** Whether `value` (an object) nests objects or arrays more than `max` levels deep. */
+function tooDeep(value: object, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
@@ -19,6 +35,7 @@ function describe(v: unknown): string {
 export async function* parseNdjson(chunks: AsyncIterable<TextChunk>): AsyncGenerator<Row[]> {
   let partial = "";
   let line = 1;
+  let seenLine = false;
   for await (const chunk of chunks) {
     const text = partial + chunk.text;
     const end = chunk.last ? text.length : text.lastIndexOf("\n") + 1;
@@ -38,10 +55,19 @@ export async function* parseNdjson(chunks: AsyncIterable<TextChunk>): AsyncGener
       pos = nl + 1;
       const here = line++;
       if (raw.trim() === "") continue;
+      const firstLine = !seenLine;
+      seenLine = true;
       let value: unknown;
       try {
         value = JSON.parse(raw);
       } catch (e) {
+        const start = raw.trim();
+        if (firstLine && (start === "{" || start.startsWith("["))) {
+          throw new UsageError(
+            `${chunk.source}: line ${here}: this is a JSON document, not NDJSON (one object per line)`,
+            "convert it, e.g. jq -c '.[]' in.json > out.ndjson",
+          );
+        }
         const why = e instanceof RangeError ? "nested too deeply" : "invalid JSON";
         out.push({
           source: chunk.source,
@@ -59,6 +85,16 @@ export async function* parseNdjson(chunks: AsyncIterable<TextChunk>): AsyncGener
           columns: NO_COLUMNS,
           values: [],
           problem: `line is ${describe(value)}, not a JSON object`,
+        });
+        continue;
+      }
+      if (tooDeep(value, MAX_DEPTH)) {
+        out.push({
+          source: chunk.source,
+          line: here,
+          columns: NO_COLUMNS,
+          values: [],
+          problem: `nested more than ${MAX_DEPTH} levels deep`,
         });
         continue;
       }

@@ -118,7 +118,13 @@ export async function* readText(
       const r = await reader.read();
       return r.done ? undefined : r.value;
     };
-    const firstRead = await reader.read();
+    let firstRead = await reader.read();
+    // A pipe may deliver a single byte first; the gzip check needs two.
+    while (!firstRead.done && firstRead.value.length < 2) {
+      const more = await reader.read();
+      if (more.done) break;
+      firstRead = { done: false, value: concat(firstRead.value, more.value) };
+    }
     if (
       !firstRead.done && firstRead.value.length >= 2 && firstRead.value[0] === 0x1f &&
       firstRead.value[1] === 0x8b
@@ -140,7 +146,20 @@ export async function* readText(
     } else if (!firstRead.done) {
       pending = firstRead.value;
     }
-    let buf = new Uint8Array(0);
+    // Small stdin/gzip pieces are coalesced into chunks of about READ_SIZE.
+    let pieces: Uint8Array[] = [];
+    let pieceBytes = 0;
+    // The bytes of an incomplete UTF-8 sequence the decoder holds from the previous chunk.
+    let held = new Uint8Array(0);
+    const decode = (stream: boolean): string => {
+      const bytes = pieces.length === 1 ? pieces[0]! : concatAll(pieces, pieceBytes);
+      pieces = [];
+      pieceBytes = 0;
+      const text = decodeChunk(decoder, held, bytes, src.name, lines, stream);
+      held = stream ? bytes.slice(bytes.length - incompleteTail(bytes)) : new Uint8Array(0);
+      lines += countNewlines(text);
+      return text;
+    };
     while (true) {
       let bytes: Uint8Array | undefined;
       try {
@@ -154,22 +173,14 @@ export async function* readText(
         );
       }
       if (bytes === undefined) break;
-      // Coalesce small stdin/gzip pieces into reads of about READ_SIZE.
-      if (buf.length + bytes.length < READ_SIZE && buf.length > 0) {
-        const joined = new Uint8Array(buf.length + bytes.length);
-        joined.set(buf);
-        joined.set(bytes, buf.length);
-        buf = joined;
-        continue;
-      }
-      const chunk = buf.length > 0 ? concat(buf, bytes) : bytes;
-      buf = new Uint8Array(0);
-      const text = decodeChunk(decoder, chunk, src.name, lines, true);
-      lines += countNewlines(text);
+      pieces.push(bytes);
+      pieceBytes += bytes.length;
+      if (pieceBytes < READ_SIZE) continue;
+      const text = decode(true);
       yield { source: src.name, text: first ? stripBom(text) : text, bytesRead, last: false };
       first = false;
     }
-    const tail = decodeChunk(decoder, buf, src.name, lines, false);
+    const tail = decode(false);
     yield { source: src.name, text: first ? stripBom(tail) : tail, bytesRead, last: true };
   } finally {
     reader.releaseLock();
@@ -192,8 +203,30 @@ function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+function concatAll(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** How many trailing bytes form an incomplete (so far valid) UTF-8 sequence. */
+export function incompleteTail(b: Uint8Array): number {
+  for (let k = 1; k <= 3 && k <= b.length; k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
 function decodeChunk(
   decoder: TextDecoder,
+  held: Uint8Array,
   bytes: Uint8Array,
   name: string,
   linesBefore: number,
@@ -203,11 +236,13 @@ function decodeChunk(
   try {
     text = decoder.decode(bytes, { stream });
   } catch {
-    const at = firstInvalidUtf8(bytes);
-    const line = linesBefore + countNewlinesBytes(bytes, at) + 1;
+    // Locate the bad byte in what the decoder saw: the held-over bytes, then this chunk.
+    const seen = held.length > 0 ? concat(held, bytes) : bytes;
+    const at = firstInvalidUtf8(seen);
+    const line = linesBefore + countNewlinesBytes(seen, at) + 1;
     throw new UsageError(
       `${name}: line ${line}: not valid UTF-8 (byte 0x${
-        (bytes[at] ?? 0).toString(16).padStart(2, "0")
+        (seen[at] ?? 0).toString(16).padStart(2, "0")
       })`,
       "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out)",
     );
@@ -236,23 +271,37 @@ function countNewlinesBytes(bytes: Uint8Array, end: number): number {
   return n;
 }
 
-/** Index of the first byte that breaks UTF-8 (a truncated final sequence counts). */
+/**
+ * Index of the first byte that breaks UTF-8 (a truncated final sequence counts), by the
+ * same rules as TextDecoder: no overlong forms, no surrogates, nothing past U+10FFFF.
+ */
 export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i]!;
-    let need = 0;
     if (c < 0x80) {
       i++;
       continue;
-    } else if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c >= 0xe0 && c <= 0xef) need = 2;
-    else if (c >= 0xf0 && c <= 0xf4) need = 3;
-    else return i;
+    }
+    let need = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
     if (i + need >= b.length) return i;
     for (let k = 1; k <= need; k++) {
-      const cc = b[i + k];
-      if (cc === undefined || (cc & 0xc0) !== 0x80) return i;
+      const cc = b[i + k]!;
+      const min = k === 1 ? lo : 0x80;
+      const max = k === 1 ? hi : 0xbf;
+      if (cc < min || cc > max) return i;
     }
     i += need + 1;
   }

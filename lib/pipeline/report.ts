@@ -123,9 +123,9 @@ export function formatSummary(s: Summary, stats?: RunStats, verbose = false): st
     );
   }
   lines.push(
-    `${n(s.requests)} requests${s.retries ? ` (${n(s.retries)} retried)` : ""} in ${
-      duration(s.duration_ms)
-    }` +
+    `${n(s.requests)} request${s.requests === 1 ? "" : "s"}${
+      s.retries ? ` (${n(s.retries)} retried)` : ""
+    } in ${duration(s.duration_ms)}` +
       (s.rate_limit_wait_ms > 1000
         ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
         : ""),
