@@ -16,7 +16,12 @@ function secs(ms: number): string {
 }
 
 /** One line describing the run so far. */
-export function renderProgress(p: Progress, elapsedMs: number, color = false): string {
+export function renderProgress(
+  p: Progress,
+  elapsedMs: number,
+  color = false,
+  now: number = performance.now(),
+): string {
   const s = p.stats;
   const parts: string[] = [];
   const dim = (t: string) => (color ? `\x1b[2m${t}\x1b[22m` : t);
@@ -39,12 +44,14 @@ export function renderProgress(p: Progress, elapsedMs: number, color = false): s
     const rejected = s.rejected + s.rejectedBySmartlead;
     if (rejected) parts.push(`${n(rejected)} rejected`);
   }
-  let line = parts.join(dim(" · "));
-  if (p.waitingMs > 0) {
-    line += " " +
-      yellow(`waiting ${(p.waitingMs / 1000).toFixed(1)}s (${p.waitReason ?? "rate limit"})`);
+  const waiting = p.waitingUntil - now;
+  if (waiting > 0) {
+    // First, so that a narrow terminal still shows why nothing moves.
+    parts.unshift(
+      yellow(`waiting ${(waiting / 1000).toFixed(1)}s (${p.waitReason ?? "rate limit"})`),
+    );
   }
-  return line;
+  return parts.join(dim(" · "));
 }
 
 /** Redraws one stderr line at most ten times a second. */

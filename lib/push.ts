@@ -57,7 +57,8 @@ export interface Progress {
   stats: RunStats;
   bytesRead: number;
   bytesTotal: number | undefined;
-  waitingMs: number;
+  /** `performance.now()` until which the rate limiter or a Retry-After holds the run. */
+  waitingUntil: number;
   waitReason: string | undefined;
 }
 
@@ -112,7 +113,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       ...(opts.debug ? { debug: opts.debug } : {}),
     })
     : undefined;
-  let waitingMs = 0;
+  let waitingUntil = 0;
   let waitReason: string | undefined;
   let bytesDone = 0;
   let bytesCurrent = 0;
@@ -123,18 +124,14 @@ export async function push(opts: PushOptions): Promise<Summary> {
       stats,
       bytesRead: bytesDone + bytesCurrent,
       bytesTotal: stats.bytesTotal,
-      waitingMs,
+      waitingUntil,
       waitReason,
     });
   if (client) {
     client.limiter.onWait = (ms, reason) => {
-      waitingMs = ms;
+      waitingUntil = performance.now() + ms;
       waitReason = reason;
       progress("sending");
-      setTimeout(() => {
-        waitingMs = 0;
-        waitReason = undefined;
-      }, ms);
     };
   }
 
