@@ -371,3 +371,22 @@ Deno.test("usage errors exit 2 with one line and no stack", async () => {
     }
   });
 });
+
+Deno.test("--verbose prints each batch's Smartlead counters after the summary", async () => {
+  await withSandbox({}, async ({ dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, "email\na@ex.com\nb@ex.com\nc@ex.com\n");
+    const r = await runCli(["push", csv, "--campaign-id", "1", "--batch-size", "2", "--verbose"], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 2), [
+      "campaign 1: 3 rows read, 3 valid, 0 rejected, 0 duplicates in the input",
+      "added 3, updated 0, unchanged 0",
+    ]);
+    assert.match(lines[3]!, /^batch 1: upload_count=2 total_leads=2 .*already_added_to_campaign=0/);
+    assert.match(lines[4]!, /^batch 2: upload_count=1 total_leads=1 /);
+    assert.equal(lines.length, 5);
+  });
+});

@@ -214,7 +214,7 @@ async function runPush(
     progress?.clear();
     if (opts.json) output.out(JSON.stringify(summary) + "\n");
     else if (!opts.quiet) {
-      output.err(formatSummary(summary, undefined, opts.verbose).join("\n") + "\n");
+      output.err(formatSummary(summary, opts.verbose).join("\n") + "\n");
     }
     return 0;
   } catch (e) {
@@ -223,7 +223,7 @@ async function runPush(
       // A usage error (unusable input) has nothing to summarise; exit 5/6 do.
       if (e.exitCode === 2) throw e.error;
       if (opts.json) output.out(JSON.stringify(e.summary) + "\n");
-      else if (!opts.quiet) output.err(formatSummary(e.summary).join("\n") + "\n");
+      else if (!opts.quiet) output.err(formatSummary(e.summary, opts.verbose).join("\n") + "\n");
       throw e.error;
     }
     throw e;

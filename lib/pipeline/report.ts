@@ -27,6 +27,8 @@ export interface Summary {
   duration_ms: number;
   exit_code: number;
   error?: string;
+  /** Each add-leads answer's counters, with `--verbose`. */
+  batches?: Array<Record<string, number>>;
 }
 
 export function buildSummary(
@@ -76,6 +78,7 @@ export function buildSummary(
     exit_code: info.exitCode,
   };
   if (info.error !== undefined) s.error = info.error;
+  if (stats.batches.length > 0) s.batches = stats.batches;
   return s;
 }
 
@@ -90,7 +93,7 @@ function duration(ms: number): string {
 }
 
 /** A short human summary for stderr. */
-export function formatSummary(s: Summary, stats?: RunStats, verbose = false): string[] {
+export function formatSummary(s: Summary, verbose = false): string[] {
   const lines: string[] = [];
   const head = s.dry_run
     ? "dry run (nothing was written to Smartlead)"
@@ -130,8 +133,8 @@ export function formatSummary(s: Summary, stats?: RunStats, verbose = false): st
         ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
         : ""),
   );
-  if (verbose && stats) {
-    stats.batches.forEach((b, i) => {
+  if (verbose && s.batches) {
+    s.batches.forEach((b, i) => {
       lines.push(`batch ${i + 1}: ${Object.entries(b).map(([k, v]) => `${k}=${v}`).join(" ")}`);
     });
   }
