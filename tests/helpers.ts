@@ -21,8 +21,11 @@ export interface RunOptions {
   env?: Record<string, string>;
   stdin?: string | Uint8Array;
   cwd?: string;
-  /** Kill the process with this signal after `afterMs`. */
-  kill?: { afterMs: number; signal?: Deno.Signal };
+  /**
+   * Kill the process (SIGKILL unless `signal`) after `afterMs`, or as soon as `when()`
+   * (polled every 10 ms) returns true.
+   */
+  kill?: { afterMs?: number; when?: () => boolean; signal?: Deno.Signal };
 }
 
 /** Spawns `deno run <permissions> cli args...` with a clean environment. */
@@ -52,17 +55,27 @@ export async function runCli(args: string[], opts: RunOptions = {}): Promise<Cli
     await w.close();
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
-  if (opts.kill) {
-    timer = setTimeout(() => {
-      try {
-        child.kill(opts.kill!.signal ?? "SIGKILL");
-      } catch {
-        // already exited
+  let poll: ReturnType<typeof setInterval> | undefined;
+  const kill = () => {
+    try {
+      child.kill(opts.kill!.signal ?? "SIGKILL");
+    } catch {
+      // already exited
+    }
+  };
+  if (opts.kill?.afterMs !== undefined) timer = setTimeout(kill, opts.kill.afterMs);
+  if (opts.kill?.when) {
+    const when = opts.kill.when;
+    poll = setInterval(() => {
+      if (when()) {
+        clearInterval(poll);
+        kill();
       }
-    }, opts.kill.afterMs);
+    }, 10);
   }
   const out = await child.output();
   if (timer !== undefined) clearTimeout(timer);
+  if (poll !== undefined) clearInterval(poll);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

@@ -142,26 +142,40 @@ Deno.test("full refresh resends every row; --delete-missing removes exactly the 
 });
 
 Deno.test("SIGKILL at several points, then rerun: complete, nothing resent after its 2xx was recorded", async () => {
-  await withSandbox({ latencyMs: 60 }, async ({ sb, dir, env }) => {
+  await withSandbox({ latencyMs: 40 }, async ({ sb, dir, env }) => {
     const csv = `${dir}/leads.csv`;
     await Deno.writeTextFile(csv, csvOf(people(120)));
     const idx = indexFile(dir, sb);
     const args = ["push", csv, "--campaign-id", "1", "--batch-size", "10", "--json"];
-    const partial: number[] = [];
-    for (const afterMs of [400, 700, 1000]) {
-      await runCli(args, { env, kill: { afterMs } });
-      const recorded = syncedInIndex(idx);
-      if (recorded.size > 0 && recorded.size < 120) partial.push(recorded.size);
+    // Kill points: while staging (before any batch), then after 2, 5 and 9 of 12 batches.
+    const killAt = [0, 20, 50, 90];
+    let previous = 0;
+    for (const target of killAt) {
       const mark = sb.requests.length;
-      // The next run is killed too (except the last), and must not resend recorded leads.
-      const next = await runCli(args, { env, kill: { afterMs: afterMs + 300 } });
-      const resent = addedEmails(sb, mark).filter((e) => recorded.has(e));
-      assert.deepEqual(resent, [], `resent after kill at ${afterMs} ms (exit ${next.code})`);
+      const recordedBefore = syncedInIndex(idx);
+      const r = await runCli(args, {
+        env,
+        kill: target === 0
+          ? { when: () => sb.requests.length > mark } // as soon as it reached Smartlead
+          : { when: () => syncedInIndex(idx).size >= target },
+      });
+      assert.notEqual(r.code, 0, `run for kill point ${target} finished before the kill`);
+      const recorded = syncedInIndex(idx);
+      assert.ok(
+        recorded.size >= previous && recorded.size < 120,
+        `index has ${recorded.size} after kill at ${target}`,
+      );
+      previous = recorded.size;
+      // Nothing recorded as synced before this run was sent again by it.
+      const resent = addedEmails(sb, mark).filter((e) => recordedBefore.has(e));
+      assert.deepEqual(resent, [], `resent by the run killed at ${target}`);
     }
-    // The kills really landed in the middle of runs.
-    assert.ok(partial.length >= 2, `partial index sizes at kill time: ${partial}`);
+    const mark = sb.requests.length;
+    const before = syncedInIndex(idx);
     const fin = await runCli(args, { env });
     assert.equal(fin.code, 0, fin.stderr);
+    assert.deepEqual(addedEmails(sb, mark).filter((e) => before.has(e)), []);
+    assert.equal(addedEmails(sb, mark).length, 120 - before.size);
     const emails = sb.state.campaignLeads(1).map((l) => l.email);
     assert.equal(emails.length, 120);
     assert.equal(new Set(emails).size, 120);
