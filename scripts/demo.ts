@@ -7,7 +7,11 @@ import { startSandbox } from "../lib/sandbox/server.ts";
 import { permissionFlags } from "./permissions.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const sb = await startSandbox({ apiKey: "demo-key", campaignIds: [1], rate: { requests: 10, windowMs: 2000 } });
+const sb = await startSandbox({
+  apiKey: "demo-key",
+  campaignIds: [1],
+  rate: { requests: 10, windowMs: 2000 },
+});
 const state = await Deno.makeTempDir({ prefix: "smartlead-sync-demo-" });
 const say = (t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t + "\n"));
 
@@ -25,14 +29,31 @@ async function cli(args: string[]): Promise<number> {
 try {
   say(`sandbox: ${sb.url} (key ${sb.apiKey}, campaign 1, limited to 10 requests / 2 s)`);
   await cli(["mapping", `${root}examples/leads.csv`]);
-  const first = await cli(["push", `${root}examples/leads.csv`, "--campaign-id", "1", "--tags", "demo", "--rejects", `${state}/rejects.ndjson`]);
+  const first = await cli([
+    "push",
+    `${root}examples/leads.csv`,
+    "--campaign-id",
+    "1",
+    "--tags",
+    "demo",
+    "--rejects",
+    `${state}/rejects.ndjson`,
+  ]);
   await cli(["push", `${root}examples/leads.csv`, "--campaign-id", "1", "--tags", "demo"]);
   await cli(["state", "--campaign-id", "1"]);
   say("\nIn the sandbox campaign now:");
   for (const l of sb.state.campaignLeads(1)) {
-    say(`  ${l.email.padEnd(28)} ${`${l.first_name ?? ""} ${l.last_name ?? ""}`.padEnd(20)} ${l.company_name ?? ""}  ${JSON.stringify(l.custom_fields)}`);
+    say(
+      `  ${l.email.padEnd(28)} ${`${l.first_name ?? ""} ${l.last_name ?? ""}`.padEnd(20)} ${
+        l.company_name ?? ""
+      }  ${JSON.stringify(l.custom_fields)}`,
+    );
   }
-  say(`\nRejected rows (${state}/rejects.ndjson):\n${await Deno.readTextFile(`${state}/rejects.ndjson`)}`);
+  say(
+    `\nRejected rows (${state}/rejects.ndjson):\n${await Deno.readTextFile(
+      `${state}/rejects.ndjson`,
+    )}`,
+  );
   if (first !== 0) Deno.exitCode = first;
 } finally {
   await sb.close();

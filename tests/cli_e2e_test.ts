@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
-import { runCli, summaryOf, TESTDATA, tempDir, withSandbox } from "./helpers.ts";
+import { runCli, summaryOf, tempDir, TESTDATA, withSandbox } from "./helpers.ts";
 
 Deno.test("help asked for goes to stdout with exit 0; help from misuse goes to stderr with exit 2", async () => {
   const asked = await runCli(["push", "--help"]);
@@ -26,7 +26,19 @@ Deno.test("completions for bash, zsh and fish name every command and push's flag
   for (const shell of ["bash", "zsh", "fish"]) {
     const r = await runCli(["completions", shell]);
     assert.equal(r.code, 0, r.stderr);
-    for (const word of ["push", "check", "state", "verify", "mapping", "init", "sandbox", "dry-run", "delete-missing"]) {
+    for (
+      const word of [
+        "push",
+        "check",
+        "state",
+        "verify",
+        "mapping",
+        "init",
+        "sandbox",
+        "dry-run",
+        "delete-missing",
+      ]
+    ) {
       assert.ok(r.stdout.includes(word), `${shell} lacks ${word}`);
     }
   }
@@ -38,7 +50,10 @@ Deno.test("completions for bash, zsh and fish name every command and push's flag
   const dir = await tempDir();
   await Deno.writeTextFile(`${dir}/c.bash`, bash.stdout);
   const out = await new Deno.Command("bash", {
-    args: ["-c", `source ${dir}/c.bash; COMP_WORDS=(smartlead-sync pu); COMP_CWORD=1; _smartlead_sync; echo "\${COMPREPLY[@]}"`],
+    args: [
+      "-c",
+      `source ${dir}/c.bash; COMP_WORDS=(smartlead-sync pu); COMP_CWORD=1; _smartlead_sync; echo "\${COMPREPLY[@]}"`,
+    ],
   }).output();
   assert.equal(new TextDecoder().decode(out.stdout), "push\n");
   await Deno.remove(dir, { recursive: true });
@@ -65,7 +80,10 @@ Deno.test("mapping shows each column's target without touching the network", asy
 
 Deno.test("config file: validated, precedence flags > env > file > defaults, init writes a usable file", async () => {
   await withSandbox({ campaignIds: [1, 2, 3] }, async ({ sb, dir, env }) => {
-    const init = await runCli(["init", `${TESTDATA}/messy.csv`, "--campaign-id", "2"], { env, cwd: dir });
+    const init = await runCli(["init", `${TESTDATA}/messy.csv`, "--campaign-id", "2"], {
+      env,
+      cwd: dir,
+    });
     assert.equal(init.code, 0, init.stderr);
     assert.match(init.stderr, /"E-mail Address" → email/);
     const text = await Deno.readTextFile(`${dir}/smartlead-sync.json`);
@@ -77,13 +95,22 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
 
     // The file's campaign (2) is used when neither flag nor env name one.
     const { SMARTLEAD_CAMPAIGN_ID: _, ...noCampaign } = env;
-    const r1 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json"], { env: noCampaign, cwd: dir });
+    const r1 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json"], {
+      env: noCampaign,
+      cwd: dir,
+    });
     assert.equal(r1.code, 0, r1.stderr);
     assert.equal(summaryOf(r1).campaign_id, 2);
     // env beats the file, the flag beats env.
-    const r2 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json"], { env: { ...env, SMARTLEAD_CAMPAIGN_ID: "3" }, cwd: dir });
+    const r2 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json"], {
+      env: { ...env, SMARTLEAD_CAMPAIGN_ID: "3" },
+      cwd: dir,
+    });
     assert.equal(summaryOf(r2).campaign_id, 3);
-    const r3 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json", "--campaign-id", "1"], { env: { ...env, SMARTLEAD_CAMPAIGN_ID: "3" }, cwd: dir });
+    const r3 = await runCli(["push", `${TESTDATA}/messy.csv`, "--json", "--campaign-id", "1"], {
+      env: { ...env, SMARTLEAD_CAMPAIGN_ID: "3" },
+      cwd: dir,
+    });
     assert.equal(summaryOf(r3).campaign_id, 1);
     assert.equal(sb.state.campaignLeads(1).length, 3);
     assert.equal(sb.state.campaignLeads(2).length, 3);
@@ -91,25 +118,48 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
     // Tags, mapping and settings from the file reach Smartlead.
     await Deno.writeTextFile(
       `${dir}/custom.json`,
-      JSON.stringify({ campaign_id: 1, tags: ["cfg"], map: { "custom_fields.Role": "Job Title" }, settings: { ignore_unsubscribe_list: true } }),
+      JSON.stringify({
+        campaign_id: 1,
+        tags: ["cfg"],
+        map: { "custom_fields.Role": "Job Title" },
+        settings: { ignore_unsubscribe_list: true },
+      }),
     );
     const mark = sb.requests.length;
-    const r4 = await runCli(["push", `${TESTDATA}/messy.csv`, "--config", `${dir}/custom.json`, "--mode", "full-refresh"], { env: noCampaign });
+    const r4 = await runCli([
+      "push",
+      `${TESTDATA}/messy.csv`,
+      "--config",
+      `${dir}/custom.json`,
+      "--mode",
+      "full-refresh",
+    ], { env: noCampaign });
     assert.equal(r4.code, 0, r4.stderr);
     const body = sb.requests.slice(mark).find((q) => q.method === "POST")!.body as {
       lead_list: Array<{ email: string; custom_fields: Record<string, string> }>;
       settings: Record<string, boolean>;
     };
     assert.deepEqual(body.settings, { ignore_unsubscribe_list: true, return_lead_ids: true });
-    assert.deepEqual(body.lead_list[0]!.custom_fields, { Role: "CTO", Notes: "line one\r\nline two", tags: "cfg" });
+    assert.deepEqual(body.lead_list[0]!.custom_fields, {
+      Role: "CTO",
+      Notes: "line one\r\nline two",
+      tags: "cfg",
+    });
 
     // Unknown and mistyped keys name the key.
     await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify({ campaign_id: 1, batchsize: 10 }));
-    const bad = await runCli(["push", `${TESTDATA}/messy.csv`, "--config", `${dir}/bad.json`], { env });
+    const bad = await runCli(["push", `${TESTDATA}/messy.csv`, "--config", `${dir}/bad.json`], {
+      env,
+    });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: .*bad\.json: unknown key "batchsize" — allowed keys: /);
-    await Deno.writeTextFile(`${dir}/bad2.json`, JSON.stringify({ settings: { ignore_unsubscribe_list: "yes" } }));
-    const bad2 = await runCli(["push", `${TESTDATA}/messy.csv`, "--config", `${dir}/bad2.json`], { env });
+    await Deno.writeTextFile(
+      `${dir}/bad2.json`,
+      JSON.stringify({ settings: { ignore_unsubscribe_list: "yes" } }),
+    );
+    const bad2 = await runCli(["push", `${TESTDATA}/messy.csv`, "--config", `${dir}/bad2.json`], {
+      env,
+    });
     assert.equal(bad2.code, 2);
     assert.match(bad2.stderr, /^error: .*bad2\.json: key "settings\.ignore_unsubscribe_list": /);
   });
