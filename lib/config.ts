@@ -25,6 +25,7 @@ export const ConfigSchema = z.strictObject({
   tags: z.union([z.array(z.string()), z.string()]).optional(),
   map: z.record(z.string(), z.string()).optional(),
   batch_size: z.number().int().min(1).max(400).optional(),
+  concurrency: z.number().int().min(1).max(32).optional(),
   rate: z.string().regex(
     /^\s*\d+\s*\/\s*\d+(\.\d+)?\s*(s|ms)?\s*$/,
     "expected n/seconds, e.g. 10/2",

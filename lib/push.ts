@@ -29,6 +29,8 @@ export interface PushOptions {
   map?: MapOverrides;
   tags?: readonly string[];
   batchSize?: number;
+  /** Requests in flight at once; default 4. */
+  concurrency?: number;
   rate?: { requests: number; windowMs: number };
   rejectsPath?: string | undefined;
   dryRun?: boolean;
@@ -229,6 +231,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       rejects,
       log,
       verbose: opts.verbose ?? false,
+      concurrency: opts.concurrency ?? 4,
     });
     const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"));
     await sender.adds(tick(store.planned("add", batchSize)));

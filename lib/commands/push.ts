@@ -68,6 +68,7 @@ export const pushCommand = (ctx: CommandContext): Command =>
     )
     .option("--batch-size <n>", "leads per request, 1..400 (default 100)")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
+    .option("--concurrency <n>", "requests in flight at once, 1..32 (default 4)")
     .option("--rejects <path>", "write rows not sent to this NDJSON file")
     .addOption(
       new Option("--mode <mode>", "incremental (default) or full-refresh").choices([
@@ -172,6 +173,7 @@ export async function resolvePushOptions(
     map,
     tags,
     batchSize: intOption("--batch-size", str("batchSize") ?? config.batch_size, 1, 400) ?? 100,
+    concurrency: intOption("--concurrency", str("concurrency") ?? config.concurrency, 1, 32) ?? 4,
     rejectsPath: str("rejects") ?? config.rejects,
     dryRun: flags.dryRun === true,
     mode,

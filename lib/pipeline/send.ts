@@ -14,6 +14,7 @@ import { CreditsExhaustedError, SyncError, UnavailableError } from "../errors.ts
 import type { IndexStore, LeadStatus, StagedLead } from "../index/store.ts";
 import { normalizeEmail } from "../lead.ts";
 import type { RejectsWriter } from "./rejects.ts";
+import { runPool } from "./pool.ts";
 import type { RunStats } from "./stats.ts";
 
 interface Outcome {
@@ -33,6 +34,8 @@ export interface SenderOptions {
   rejects: RejectsWriter;
   log: (line: string) => void;
   verbose?: boolean;
+  /** Requests in flight at once (the rate limiter still spaces their starts). */
+  concurrency?: number;
 }
 
 function idMap(m: Record<string, string | number> | null | undefined): Map<string, number> {
@@ -46,15 +49,28 @@ function idMap(m: Record<string, string | number> | null | undefined): Map<strin
 
 export class Sender {
   #o: SenderOptions;
-  #rosterLoaded = false;
+  #roster: Promise<number> | undefined;
 
   constructor(opts: SenderOptions) {
     this.#o = opts;
   }
 
-  /** Sends add batches in order. Throws on credit exhaustion or when Smartlead stays down. */
+  /**
+   * Sends add batches, up to `concurrency` at a time, each recorded on its own 2xx.
+   * Throws on credit exhaustion or when Smartlead stays down (after in-flight batches end).
+   */
   async adds(batches: Iterable<StagedLead[]>): Promise<void> {
-    for (const batch of batches) await this.#addBatch(batch);
+    try {
+      await runPool(batches, this.#o.concurrency ?? 1, (batch) => this.#addBatch(batch));
+    } catch (e) {
+      if (!(e instanceof CreditsExhaustedError)) throw e;
+      // Said once every batch in flight has ended, so the counts are final.
+      throw new CreditsExhaustedError(
+        `Smartlead's lead credit limit is reached: ${this.#o.stats.added} new leads went in this run, ` +
+          `${this.#o.stats.failed} were not imported`,
+        e.hint,
+      );
+    }
   }
 
   async #addBatch(batch: StagedLead[]): Promise<void> {
@@ -148,8 +164,7 @@ export class Sender {
     if (stopped.length > 0) {
       this.#pending(stopped);
       throw new CreditsExhaustedError(
-        `Smartlead's lead credit limit is reached: ${stats.added} new leads went in this run, ` +
-          `${stopped.length} of the last batch were not imported`,
+        "Smartlead's lead credit limit is reached",
         "add lead credits, then run the same command again: it continues where this run stopped",
       );
     }
@@ -178,15 +193,16 @@ export class Sender {
     });
   }
 
-  /** Fills lead ids from the campaign roster (once per run). */
-  async loadRoster(): Promise<number> {
-    if (this.#rosterLoaded) return 0;
-    this.#rosterLoaded = true;
-    let n = 0;
-    for await (const page of this.#o.client.roster(this.#o.campaignId)) {
-      n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
-    }
-    return n;
+  /** Fills lead ids from the campaign roster (once per run, shared by concurrent callers). */
+  loadRoster(): Promise<number> {
+    this.#roster ??= (async () => {
+      let n = 0;
+      for await (const page of this.#o.client.roster(this.#o.campaignId)) {
+        n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
+      }
+      return n;
+    })();
+    return this.#roster;
   }
 
   /**
@@ -194,42 +210,44 @@ export class Sender {
    * unknown get it from the roster; leads no longer in the campaign are added again.
    */
   async updates(batches: Iterable<StagedLead[]>): Promise<void> {
-    const { client, store, campaignId, stats } = this.#o;
     const readd: StagedLead[] = [];
-    for (const batch of batches) {
-      for (const lead of batch) {
-        let leadId = lead.leadId;
-        if (leadId === null) {
-          await this.loadRoster();
-          leadId = store.lookup(lead.email)?.lead_id ?? null;
-        }
-        if (leadId === null) {
-          readd.push(lead);
-          continue;
-        }
-        try {
-          await client.updateLead(campaignId, leadId, JSON.parse(lead.payload) as LeadPayload);
-        } catch (e) {
-          if (e instanceof SmartleadRequestError && e.status === 404) {
-            readd.push({ ...lead, leadId: null });
-            continue;
-          }
-          if (e instanceof SmartleadRequestError && [400, 422].includes(e.status)) {
-            await this.#refuse(
-              lead,
-              `Smartlead refused the update: ${e.message.replace(/^.*?: /, "")}`,
-            );
-            continue;
-          }
-          this.#pending([lead]);
-          throw e;
-        }
-        store.record([{ email: lead.email, hash: lead.hash, status: "synced", leadId }]);
-        stats.updated++;
-        stats.sent++;
-      }
-    }
+    const leads = (function* () {
+      for (const batch of batches) yield* batch;
+    })();
+    await runPool(leads, this.#o.concurrency ?? 1, async (lead) => {
+      const again = await this.#update(lead);
+      if (again) readd.push(again);
+    });
     for (let i = 0; i < readd.length; i += 100) await this.#addBatch(readd.slice(i, i + 100));
+  }
+
+  /** One update; returns the lead when it has to be added again instead. */
+  async #update(lead: StagedLead): Promise<StagedLead | undefined> {
+    const { client, store, campaignId, stats } = this.#o;
+    let leadId = lead.leadId;
+    if (leadId === null) {
+      await this.loadRoster();
+      leadId = store.lookup(lead.email)?.lead_id ?? null;
+    }
+    if (leadId === null) return lead;
+    try {
+      await client.updateLead(campaignId, leadId, JSON.parse(lead.payload) as LeadPayload);
+    } catch (e) {
+      if (e instanceof SmartleadRequestError && e.status === 404) return { ...lead, leadId: null };
+      if (e instanceof SmartleadRequestError && [400, 422].includes(e.status)) {
+        await this.#refuse(
+          lead,
+          `Smartlead refused the update: ${e.message.replace(/^.*?: /, "")}`,
+        );
+        return undefined;
+      }
+      this.#pending([lead]);
+      throw e;
+    }
+    store.record([{ email: lead.email, hash: lead.hash, status: "synced", leadId }]);
+    stats.updated++;
+    stats.sent++;
+    return undefined;
   }
 
   /** Deletes leads from the campaign and forgets them. */
