@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex
 /**
  * The progress line: the pure renderer, the redraw throttle, and the real CLI under a
  * pseudo-terminal (util-linux `script`) showing progress and a rate-limit wait.

@@ -89,8 +89,12 @@ export class RateLimiter {
    * nothing is left, nothing starts before the reset.
    */
   observe(headers: Headers): void {
-    const remaining = Number(headers.get("x-ratelimit-remaining") ?? NaN);
-    const reset = Number(headers.get("x-ratelimit-reset") ?? NaN);
+    const num = (name: string) => {
+      const v = headers.get(name)?.trim();
+      return v ? Number(v) : NaN;
+    };
+    const remaining = num("x-ratelimit-remaining");
+    const reset = num("x-ratelimit-reset");
     if (remaining === 0 && reset > 0 && reset < 3600) this.pause(reset * 1000);
   }
 }

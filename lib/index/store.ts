@@ -67,6 +67,13 @@ const MIGRATIONS: string[] = [
    );`,
 ];
 
+/** Staged rows bound per insert statement (6 parameters each). */
+const STAGE_ROWS_PER_INSERT = 64;
+const STAGED_COLUMNS = "insert into run_rows(seq, email, hash, source, line, payload) values ";
+const INSERT_STAGED_ONE = STAGED_COLUMNS + "(?, ?, ?, ?, ?, ?)";
+const INSERT_STAGED_MANY = STAGED_COLUMNS +
+  Array.from({ length: STAGE_ROWS_PER_INSERT }, () => "(?, ?, ?, ?, ?, ?)").join(", ");
+
 /** Opens (creating and migrating) the index at `path`, or an in-memory one. */
 export class IndexStore {
   readonly path: string;
@@ -74,6 +81,10 @@ export class IndexStore {
   readonly readOnly: boolean;
   #stmts = new Map<string, StatementSync>();
   #staged = 0;
+  /** run_rows is the append-only staging table (see `stage`). */
+  #appendOnly = false;
+  /** No rows were staged since duplicates were last collapsed. */
+  #folded = true;
 
   constructor(path: string, opts: { readOnly?: boolean } = {}) {
     this.path = path;
@@ -149,25 +160,78 @@ export class IndexStore {
       .run(key, value);
   }
 
-  /** Stages valid leads; for an email seen before in this run, the later row wins. */
+  /**
+   * Stages valid leads; for an email seen before in this run, the later row wins.
+   *
+   * Rows are appended in input order (seq is the rowid) and duplicates are collapsed once,
+   * in `#fold()`: an upsert keyed by email costs a random B-tree insert per row, which for
+   * a million leads (a ~350 MB table, spilled to a temporary file) was ~35 µs a row against
+   * ~3 µs for the append. Rows are bound as parameters, many per statement: cheaper than
+   * one JSON text through json_each (which parses every row's text again per column).
+   */
   stage(batch: readonly StagedLead[]): void {
     if (batch.length === 0) return;
+    if (!this.#appendOnly) {
+      // The constructor's staging table is keyed by email; it is empty until now.
+      this.db.exec(`drop table temp.run_rows;
+        create temp table run_rows(seq integer primary key, email text not null,
+          hash text not null, source text not null, line integer not null,
+          payload text not null, action text)`);
+      this.#appendOnly = true;
+    }
     let seq = this.#staged;
-    const rows = batch.map((b) => [b.email, ++seq, b.hash, b.source, b.line, b.payload]);
+    const many = this.#stmt(INSERT_STAGED_MANY);
+    const one = this.#stmt(INSERT_STAGED_ONE);
+    const args: Array<string | number> = new Array(STAGE_ROWS_PER_INSERT * 6);
     this.db.exec("begin");
-    this.#stmt(
-      `insert into run_rows(email, seq, hash, source, line, payload)
-       select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5
-       from json_each(?) where true
-       on conflict(email) do update set seq = excluded.seq, hash = excluded.hash,
-         source = excluded.source, line = excluded.line, payload = excluded.payload`,
-    ).run(JSON.stringify(rows));
-    this.db.exec("commit");
+    try {
+      let i = 0;
+      for (; i + STAGE_ROWS_PER_INSERT <= batch.length; i += STAGE_ROWS_PER_INSERT) {
+        for (let j = 0, k = 0; j < STAGE_ROWS_PER_INSERT; j++) {
+          const b = batch[i + j]!;
+          args[k++] = ++seq;
+          args[k++] = b.email;
+          args[k++] = b.hash;
+          args[k++] = b.source;
+          args[k++] = b.line;
+          args[k++] = b.payload;
+        }
+        many.run(...args);
+      }
+      for (; i < batch.length; i++) {
+        const b = batch[i]!;
+        one.run(++seq, b.email, b.hash, b.source, b.line, b.payload);
+      }
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
     this.#staged += batch.length;
+    this.#folded = false;
+  }
+
+  /** Collapses staged duplicates: for each email only the row with the highest seq stays. */
+  #fold(): void {
+    if (this.#folded) return;
+    this.db.exec("begin");
+    try {
+      this.db.exec("create index if not exists temp.run_rows_email on run_rows(email)");
+      this.db.exec(`delete from run_rows where seq in (
+        select r.seq from (
+          select email, max(seq) as keep from run_rows group by email having count(*) > 1
+        ) d join run_rows r on r.email = d.email and r.seq < d.keep)`);
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
+    this.#folded = true;
   }
 
   /** Leads staged in this run, after collapsing duplicates. */
   stagedDistinct(): number {
+    this.#fold();
     return (this.#stmt("select count(*) as n from run_rows").get() as { n: number }).n;
   }
 
@@ -183,6 +247,7 @@ export class IndexStore {
   plan(opts: { fullRefresh: boolean; retryRejected: boolean; deleteMissing: boolean }): PlanCounts {
     const full = opts.fullRefresh ? 1 : 0;
     const retry = opts.retryRejected ? 1 : 0;
+    this.#fold();
     this.db.exec("begin");
     this.db.exec(`update run_rows set action = (
       select case

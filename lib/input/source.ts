@@ -238,6 +238,15 @@ function decodeChunk(
   } catch {
     // Locate the bad byte in what the decoder saw: the held-over bytes, then this chunk.
     const seen = held.length > 0 ? concat(held, bytes) : bytes;
+    if (
+      linesBefore === 0 && held.length === 0 &&
+      ((seen[0] === 0xff && seen[1] === 0xfe) || (seen[0] === 0xfe && seen[1] === 0xff))
+    ) {
+      throw new UsageError(
+        `${name}: line 1: UTF-16 text, not UTF-8`,
+        "save the file as UTF-8 (e.g. iconv -f utf-16 -t utf-8 in > out)",
+      );
+    }
     const at = firstInvalidUtf8(seen);
     const line = linesBefore + countNewlinesBytes(seen, at) + 1;
     throw new UsageError(

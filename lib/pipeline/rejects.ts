@@ -48,7 +48,17 @@ export class RejectsWriter {
     this.count++;
     if (this.sample.length < 5) this.sample.push(r);
     if (!this.#file) return;
-    this.#buf.push(redact(JSON.stringify(r)));
+    let line: string;
+    try {
+      line = JSON.stringify(r);
+    } catch {
+      line = JSON.stringify({
+        ...r,
+        row: {},
+        reason: `${r.reason} (row not representable as JSON)`,
+      });
+    }
+    this.#buf.push(redact(line));
     if (this.#buf.length >= 1000) await this.flush();
   }
 

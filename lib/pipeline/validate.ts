@@ -16,11 +16,8 @@ export interface ValidateOptions {
 
 /** The row as an object, for the rejects file. */
 export function rowObject(row: Row): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  row.columns.forEach((c, i) => {
-    out[c] = row.values[i];
-  });
-  return out;
+  // fromEntries defines own properties, so a "__proto__" column is kept as data.
+  return Object.fromEntries(row.columns.map((c, i) => [c, row.values[i]]));
 }
 
 /** Maps and validates rows. A CSV header without an email column is a usage error. */

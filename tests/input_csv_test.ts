@@ -1,0 +1,332 @@
+import assert from "node:assert/strict";
+import { csvHeader, detectDelimiter, parseCsv } from "../lib/input/csv.ts";
+import { readRows } from "../lib/input/parse.ts";
+import type { Row } from "../lib/input/row.ts";
+import { type InputSource, resolveInputs, type TextChunk } from "../lib/input/source.ts";
+import { UsageError } from "../lib/errors.ts";
+
+/** `text` as chunks of `size` characters (the last one flagged), as readText yields them. */
+function toChunks(text: string, size = Infinity, source = "t.csv"): TextChunk[] {
+  const out: TextChunk[] = [];
+  for (let i = 0; i < text.length; i += size) {
+    out.push({ source, text: text.slice(i, i + size), bytesRead: 0, last: false });
+  }
+  out.push({ source, text: "", bytesRead: 0, last: true });
+  return out;
+}
+
+async function parse(text: string, size = Infinity, delimiter?: string): Promise<Row[]> {
+  const batches = await Array.fromAsync(
+    parseCsv(ReadableStream.from(toChunks(text, size)), delimiter ? { delimiter } : {}),
+  );
+  return batches.flat();
+}
+
+/** Rows as plain tuples, to compare in one assertion. */
+function simple(rows: Row[]): Array<[number, readonly unknown[], string?]> {
+  return rows.map((r) => r.problem ? [r.line, r.values, r.problem] : [r.line, r.values]);
+}
+
+async function usageError(p: Promise<unknown>, message: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof UsageError, `expected a UsageError, got ${e}`);
+    assert.equal(e.exitCode, 2);
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+async function tempFile(name: string, data: Uint8Array | string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "input-csv-test-" });
+  const path = `${dir}/${name}`;
+  await Deno.writeFile(path, typeof data === "string" ? new TextEncoder().encode(data) : data);
+  return path;
+}
+
+async function gzip(text: string): Promise<Uint8Array> {
+  const stream = ReadableStream.from([new TextEncoder().encode(text)])
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function readFileRows(path: string): Promise<Row[]> {
+  return (await Array.fromAsync(readRows(await resolveInputs([path])))).flat();
+}
+
+Deno.test("parseCsv: structure", async (t) => {
+  await t.step("header and rows share one columns array, trimmed", async () => {
+    const rows = await parse(" email , First Name\na@x.com,Ann\nb@x.com,Bob\n");
+    assert.deepEqual(rows[0]!.columns, ["email", "First Name"]);
+    assert.equal(rows[0]!.columns, rows[1]!.columns);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "Ann"]], [3, ["b@x.com", "Bob"]]]);
+    assert.equal(rows[0]!.source, "t.csv");
+  });
+
+  await t.step("no final newline", async () => {
+    assert.deepEqual(simple(await parse("email,n\na@x.com,1")), [[2, ["a@x.com", "1"]]]);
+  });
+
+  await t.step("CRLF: no CR left on the last field", async () => {
+    const rows = await parse("email,name\r\na@x.com,Ann\r\nb@x.com,\r\n");
+    assert.deepEqual(rows[0]!.columns, ["email", "name"]);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "Ann"]], [3, ["b@x.com", ""]]]);
+  });
+
+  await t.step("quoted commas, doubled quotes and newlines", async () => {
+    const rows = await parse(
+      'email,note,city\na@x.com,"one, two","x"\n"b@x.com","say ""hi""","multi\nline\ncell"\nc@x.com,,z\n',
+    );
+    assert.deepEqual(simple(rows), [
+      [2, ["a@x.com", "one, two", "x"]],
+      [3, ["b@x.com", 'say "hi"', "multi\nline\ncell"]],
+      [6, ["c@x.com", "", "z"]],
+    ]);
+  });
+
+  await t.step("CRLF inside a quoted field is kept, lines still counted", async () => {
+    const rows = await parse('email,note\r\na@x.com,"l1\r\nl2"\r\nb@x.com,x\r\n');
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "l1\r\nl2"]], [4, ["b@x.com", "x"]]]);
+  });
+
+  await t.step("blank and whitespace-only lines are skipped but counted", async () => {
+    const rows = await parse("\n\nemail,n\n\na@x.com,1\n   \n\t\nb@x.com,2\n\n\n");
+    assert.deepEqual(simple(rows), [[5, ["a@x.com", "1"]], [8, ["b@x.com", "2"]]]);
+  });
+
+  await t.step("line numbers after a multi-line field and blank lines", async () => {
+    const text = 'email,bio\n\n"a@x.com","1\n2\n3"\n\n\nb@x.com,"x\r\ny"\nc@x.com,z';
+    assert.deepEqual(simple(await parse(text)), [
+      [3, ["a@x.com", "1\n2\n3"]],
+      [8, ["b@x.com", "x\r\ny"]],
+      [10, ["c@x.com", "z"]],
+    ]);
+  });
+
+  await t.step("too many fields → row.problem; extra empty fields are dropped", async () => {
+    const rows = await parse("email,n\na@x.com,1,extra\nb@x.com,2,,\nc@x.com\n");
+    assert.deepEqual(simple(rows), [
+      [2, ["a@x.com", "1"], "row has 3 fields but the header has 2"],
+      [3, ["b@x.com", "2"]],
+      [4, ["c@x.com"]],
+    ]);
+  });
+
+  await t.step("header only → no rows", async () => {
+    assert.deepEqual(await parse("email,name\n"), []);
+    assert.deepEqual(await parse("email,name"), []);
+  });
+
+  await t.step("empty or blank input → UsageError (exit 2) naming the line", async () => {
+    await usageError(parse(""), "t.csv: line 1: no header row (the input is empty)");
+    await usageError(parse("\n\n \n"), "t.csv: line 4: no header row (the input is blank)");
+  });
+
+  await t.step("unclosed quote → UsageError at the line the field starts", async () => {
+    const gen = parseCsv(
+      ReadableStream.from(toChunks('email,n\na@x.com,1\n\nb@x.com,"open\nc@x.com,3\n', 7)),
+    );
+    const first = await gen.next();
+    assert.deepEqual(simple(first.value as Row[]), [[2, ["a@x.com", "1"]]]);
+    await usageError(
+      gen.next(),
+      "t.csv: line 4: unclosed quote; the field runs to the end of the file",
+    );
+  });
+
+  await t.step("malformed closing quote → row.problem, neighbours intact", async () => {
+    const rows = await parse('email,n,c\na@x.com,"Jo" Smith,"x"\nb@x.com,"Bo",y\n');
+    assert.deepEqual(simple(rows), [
+      [
+        2,
+        ["a@x.com", 'Jo" Smith,"x'],
+        "malformed quotes: a quoted field must end with a quote followed by the delimiter " +
+        'or the line end (write a quote inside a quoted field as "")',
+      ],
+      [3, ["b@x.com", "Bo", "y"]],
+    ]);
+  });
+});
+
+Deno.test("parseCsv: line endings", async (t) => {
+  await t.step("CR-only (old Mac) files", async () => {
+    const rows = await parse('email,n\ra@x.com,1\r"b@x.com","x\ry"\rc@x.com,3\r');
+    assert.deepEqual(simple(rows), [
+      [2, ["a@x.com", "1"]],
+      [3, ["b@x.com", "x\ry"]],
+      [5, ["c@x.com", "3"]],
+    ]);
+  });
+
+  await t.step("mixed CRLF and LF rows", async () => {
+    const rows = await parse("email,n\r\na@x.com,1\nb@x.com,2\r\nc@x.com,3\n");
+    assert.deepEqual(simple(rows), [
+      [2, ["a@x.com", "1"]],
+      [3, ["b@x.com", "2"]],
+      [4, ["c@x.com", "3"]],
+    ]);
+  });
+
+  await t.step("LF header, CRLF rows", async () => {
+    const rows = await parse('email,n\na@x.com,1\r\nb@x.com,"2"\r\n');
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "1"]], [3, ["b@x.com", "2"]]]);
+  });
+});
+
+Deno.test("parseCsv: chunk boundaries", async (t) => {
+  const text = 'email,note\r\n"a@x.com","q ""1"", and\r\nmore"\r\n\r\nb@x.com,"end"\r\nc@x.com,x';
+  const expected = [
+    [2, ["a@x.com", 'q "1", and\r\nmore']],
+    [5, ["b@x.com", "end"]],
+    [6, ["c@x.com", "x"]],
+  ];
+  for (let size = 1; size <= text.length; size++) {
+    await t.step(`chunks of ${size}`, async () => {
+      assert.deepEqual(simple(await parse(text, size)), expected);
+    });
+  }
+
+  await t.step("blank lines in the first chunks do not decide the delimiter", async () => {
+    const rows = await parse("\n\n\nemail;name\na@x.com;Ann\n", 2);
+    assert.deepEqual(rows[0]!.columns, ["email", "name"]);
+    assert.deepEqual(simple(rows), [[5, ["a@x.com", "Ann"]]]);
+  });
+
+  await t.step("CR-only split between records", async () => {
+    const rows = await parse("email;n\ra@x.com;1\rb@x.com;2", 8);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "1"]], [3, ["b@x.com", "2"]]]);
+  });
+});
+
+Deno.test("parseCsv: delimiters", async (t) => {
+  await t.step("detectDelimiter", () => {
+    assert.equal(detectDelimiter("email,first,last"), ",");
+    assert.equal(detectDelimiter("email;first;last"), ";");
+    assert.equal(detectDelimiter("email\tfirst\tlast"), "\t");
+    assert.equal(detectDelimiter("email|first"), "|");
+    assert.equal(detectDelimiter('"a;b;c",d'), ",");
+    assert.equal(detectDelimiter("email"), ",");
+  });
+
+  await t.step("semicolon files keep commas in values", async () => {
+    const rows = await parse("email;name\na@x.com;Doe, Ann\n");
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "Doe, Ann"]]]);
+  });
+
+  await t.step("tab files", async () => {
+    const rows = await parse("email\tname\na@x.com\tAnn; B\n");
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "Ann; B"]]]);
+  });
+
+  await t.step("a forced delimiter wins over detection", async () => {
+    const rows = await parse("email,x\tname\na@x.com,1\tAnn\n", Infinity, "\t");
+    assert.deepEqual(rows[0]!.columns, ["email,x", "name"]);
+  });
+
+  await t.step("csvHeader", () => {
+    assert.deepEqual(csvHeader("\uFEFF\n\nEmail;First Name\r\na;b\r\n"), {
+      columns: ["Email", "First Name"],
+      delimiter: ";",
+    });
+    assert.deepEqual(csvHeader("a,b\rc,d\r"), { columns: ["a", "b"], delimiter: "," });
+    assert.deepEqual(csvHeader(""), { columns: [], delimiter: "," });
+  });
+});
+
+Deno.test("readRows: files", async (t) => {
+  await t.step("BOM is removed from the first header", async () => {
+    const path = await tempFile("bom.csv", "\uFEFFemail,name\r\na@x.com,Ann\r\n");
+    const rows = await readFileRows(path);
+    assert.deepEqual(rows[0]!.columns, ["email", "name"]);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "Ann"]]]);
+    assert.equal(rows[0]!.source, path);
+  });
+
+  await t.step(".tsv forces tabs even when the header has more commas", async () => {
+    const path = await tempFile("x.tsv", "email\tnote, with, commas\na@x.com\tx,y\n");
+    const rows = await readFileRows(path);
+    assert.deepEqual(rows[0]!.columns, ["email", "note, with, commas"]);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "x,y"]]]);
+  });
+
+  await t.step(".csv.gz made with CompressionStream", async () => {
+    const body = "email,n\n" +
+      Array.from({ length: 3000 }, (_, i) => `u${i}@x.com,${i}\n`).join("");
+    const path = await tempFile("leads.csv.gz", await gzip(body));
+    const rows = await readFileRows(path);
+    assert.equal(rows.length, 3000);
+    assert.deepEqual(simple([rows[0]!, rows[2999]!]), [
+      [2, ["u0@x.com", "0"]],
+      [3001, ["u2999@x.com", "2999"]],
+    ]);
+  });
+
+  await t.step(".tsv.gz", async () => {
+    const path = await tempFile("leads.tsv.gz", await gzip("email\tn,m\na@x.com\t1,2\n"));
+    assert.deepEqual(simple(await readFileRows(path)), [[2, ["a@x.com", "1,2"]]]);
+  });
+
+  await t.step("empty file → UsageError exit 2", async () => {
+    const path = await tempFile("empty.csv", "");
+    await usageError(readFileRows(path), `${path}: line 1: no header row (the input is empty)`);
+  });
+
+  await t.step("rows in a file larger than one read keep exact line numbers", async () => {
+    const n = 40_000;
+    const body = "email,note\n" +
+      Array.from(
+        { length: n },
+        (_, i) => i % 1000 === 0 ? `"u${i}@x.com","a\nb"\n` : `u${i}@x.com,x\n`,
+      )
+        .join("");
+    const path = await tempFile("big.csv", body);
+    const rows = await readFileRows(path);
+    assert.equal(rows.length, n);
+    // Row i starts at line 2 + i + (multi-line rows before it).
+    for (const i of [0, 1, 999, 1000, 1001, 25_000, n - 1]) {
+      assert.equal(rows[i]!.line, 2 + i + Math.ceil(i / 1000), `row ${i}`);
+    }
+  });
+});
+
+Deno.test("readRows: stdin", async (t) => {
+  const stdinSource: InputSource = { name: "<stdin>", path: undefined, size: undefined };
+  const read = async (pieces: string[]) =>
+    (await Array.fromAsync(
+      readRows([stdinSource], {
+        stdin: ReadableStream.from(pieces.map((p) => new TextEncoder().encode(p))),
+      }),
+    )).flat();
+
+  await t.step("CSV, from many small writes", async () => {
+    const rows = await read(["em", "ail,n\r", "\na@x.com,", "1\r\n"]);
+    assert.deepEqual(simple(rows), [[2, ["a@x.com", "1"]]]);
+    assert.equal(rows[0]!.source, "<stdin>");
+  });
+
+  await t.step("NDJSON sniffed from a leading {", async () => {
+    const rows = await read(['\n  {"email":"a@x.com","n":1}\n', '{"email":"b@x.com"}\n']);
+    assert.deepEqual(rows.map((r) => [r.line, r.columns, r.values]), [
+      [2, ["email", "n"], ["a@x.com", 1]],
+      [3, ["email"], ["b@x.com"]],
+    ]);
+  });
+
+  await t.step("gzip on stdin, one byte at a time at first", async () => {
+    const gz = await gzip("email\na@x.com\n");
+    const rows = (await Array.fromAsync(
+      readRows([stdinSource], { stdin: ReadableStream.from([gz.slice(0, 1), gz.slice(1)]) }),
+    )).flat();
+    assert.deepEqual(simple(rows), [[2, ["a@x.com"]]]);
+  });
+
+  await t.step("--format wins over sniffing", async () => {
+    const rows = (await Array.fromAsync(
+      readRows([stdinSource], {
+        format: "csv",
+        stdin: ReadableStream.from([new TextEncoder().encode('{"a":1}\nx\n')]),
+      }),
+    )).flat();
+    assert.deepEqual(rows[0]!.columns, ['{"a":1}']);
+    assert.deepEqual(simple(rows), [[2, ["x"]]]);
+  });
+});
