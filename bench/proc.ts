@@ -40,7 +40,7 @@ function timeAvailable(): boolean {
  */
 export async function measureDeno(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
 ): Promise<Measured> {
   const useTime = timeAvailable();
   const rssFile = useTime ? await Deno.makeTempFile({ prefix: "bench-rss-" }) : undefined;
@@ -48,6 +48,7 @@ export async function measureDeno(
     ? new Deno.Command(TIME_BIN, {
       args: ["-f", "%M", "-o", rssFile!, Deno.execPath(), ...args],
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      clearEnv: opts.clearEnv ?? false,
       env: { NO_COLOR: "1", ...opts.env },
       stdout: "piped",
       stderr: "piped",
@@ -55,6 +56,7 @@ export async function measureDeno(
     : new Deno.Command(Deno.execPath(), {
       args,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      clearEnv: opts.clearEnv ?? false,
       env: { NO_COLOR: "1", ...opts.env },
       stdout: "piped",
       stderr: "piped",

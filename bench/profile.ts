@@ -34,10 +34,10 @@ const plannedOpts = { fullRefresh: false, retryRejected: false, deleteMissing: f
 /** Times the stages over `file`; `index` is an existing index to plan against (read-only). */
 export async function profileStages(file: string, index?: string): Promise<StageTimes> {
   const inputs = await resolveInputs([file]);
-  const valid = () =>
+  const valid = async () =>
     divertRejects(
       validateRows(readRows(inputs), { map: [], tags: [] }),
-      RejectsWriter.open(undefined) as unknown as RejectsWriter,
+      await RejectsWriter.open(undefined),
       new RunStats(),
     );
   const open = () => index ? new IndexStore(index, { readOnly: true }) : new IndexStore(":memory:");
@@ -48,26 +48,33 @@ export async function profileStages(file: string, index?: string): Promise<Stage
   const parse = performance.now() - t;
 
   t = performance.now();
-  const rejects = await RejectsWriter.open(undefined);
-  for await (const _ of divertRejects(validateRows(readRows(inputs), { map: [], tags: [] }), rejects, new RunStats())) {
+  for await (const _ of await valid()) {
     // drain
   }
   const validate = performance.now() - t;
-  void valid;
 
   t = performance.now();
   const staged: StagedLead[] = [];
-  for await (const batch of divertRejects(validateRows(readRows(inputs), { map: [], tags: [] }), await RejectsWriter.open(undefined), new RunStats())) {
+  for await (
+    const batch of await valid()
+  ) {
     for (const c of batch) {
       const payload = JSON.stringify(c.lead);
-      staged.push({ email: c.lead.email, hash: payloadHash(payload), source: c.source, line: c.line, payload, leadId: null });
+      staged.push({
+        email: c.lead.email,
+        hash: payloadHash(payload),
+        source: c.source,
+        line: c.line,
+        payload,
+        leadId: null,
+      });
     }
   }
   const serialise = performance.now() - t;
 
   t = performance.now();
   let store = open();
-  await stageLeads(divertRejects(validateRows(readRows(inputs), { map: [], tags: [] }), await RejectsWriter.open(undefined), new RunStats()), store, new RunStats());
+  await stageLeads(await valid(), store, new RunStats());
   const stage = performance.now() - t;
   t = performance.now();
   store.plan(plannedOpts);
@@ -94,7 +101,18 @@ export async function profileStages(file: string, index?: string): Promise<Stage
   const stringifyAlone = performance.now() - t;
   if (x === -1) throw new Error("unreachable");
 
-  return { rows, parse, validate, serialise, stage, plan, stageAlone, planAlone, hashAlone, stringifyAlone };
+  return {
+    rows,
+    parse,
+    validate,
+    serialise,
+    stage,
+    plan,
+    stageAlone,
+    planAlone,
+    hashAlone,
+    stringifyAlone,
+  };
 }
 
 if (import.meta.main) {

@@ -69,7 +69,7 @@ const MIGRATIONS: string[] = [
 
 /** Staged rows bound per insert statement (6 parameters each). */
 const STAGE_ROWS_PER_INSERT = 64;
-const STAGED_COLUMNS = "insert into run_rows(seq, email, hash, source, line, payload) values ";
+const STAGED_COLUMNS = "insert into run_staged(seq, email, hash, source, line, payload) values ";
 const INSERT_STAGED_ONE = STAGED_COLUMNS + "(?, ?, ?, ?, ?, ?)";
 const INSERT_STAGED_MANY = STAGED_COLUMNS +
   Array.from({ length: STAGE_ROWS_PER_INSERT }, () => "(?, ?, ?, ?, ?, ?)").join(", ");
@@ -81,7 +81,7 @@ export class IndexStore {
   readonly readOnly: boolean;
   #stmts = new Map<string, StatementSync>();
   #staged = 0;
-  /** run_rows is the append-only staging table (see `stage`). */
+  /** run_rows is the view over run_staged and run_plan (see `#staging`). */
   #appendOnly = false;
   /** No rows were staged since duplicates were last collapsed. */
   #folded = true;
@@ -161,24 +161,37 @@ export class IndexStore {
   }
 
   /**
+   * Switches, once, from the constructor's staging table (keyed by email) to the layout the
+   * run uses: `run_staged`, append-only in input order (seq is the rowid); `run_plan`, the
+   * action of each staged row keyed by (action, seq); and `run_rows`, a view joining them
+   * with the columns and meaning of the original table (action null until planned).
+   */
+  #staging(): void {
+    if (this.#appendOnly) return;
+    this.db.exec(`drop table temp.run_rows;
+      create temp table run_staged(seq integer primary key, email text not null,
+        hash text not null, source text not null, line integer not null, payload text not null);
+      create temp table run_plan(action text not null, seq integer not null,
+        primary key (action, seq)) without rowid;
+      create temp view run_rows as
+        select s.email, p.seq as seq, s.hash, s.source, s.line, s.payload, p.action
+        from run_staged s left join run_plan p on p.seq = s.seq`);
+    this.#appendOnly = true;
+    this.#folded = false; // the email index is made there
+  }
+
+  /**
    * Stages valid leads; for an email seen before in this run, the later row wins.
    *
-   * Rows are appended in input order (seq is the rowid) and duplicates are collapsed once,
-   * in `#fold()`: an upsert keyed by email costs a random B-tree insert per row, which for
-   * a million leads (a ~350 MB table, spilled to a temporary file) was ~35 µs a row against
-   * ~3 µs for the append. Rows are bound as parameters, many per statement: cheaper than
-   * one JSON text through json_each (which parses every row's text again per column).
+   * Rows are appended in input order and duplicates are collapsed once, in `#fold()`: an
+   * upsert keyed by email costs a random B-tree insert per row, which for a million leads
+   * (a ~350 MB table, spilled to a temporary file) was ~35 µs a row against ~3 µs for the
+   * append. Rows are bound as parameters, many per statement: cheaper than one JSON text
+   * through json_each (which parses every row's text again per column).
    */
   stage(batch: readonly StagedLead[]): void {
     if (batch.length === 0) return;
-    if (!this.#appendOnly) {
-      // The constructor's staging table is keyed by email; it is empty until now.
-      this.db.exec(`drop table temp.run_rows;
-        create temp table run_rows(seq integer primary key, email text not null,
-          hash text not null, source text not null, line integer not null,
-          payload text not null, action text)`);
-      this.#appendOnly = true;
-    }
+    this.#staging();
     let seq = this.#staged;
     const many = this.#stmt(INSERT_STAGED_MANY);
     const one = this.#stmt(INSERT_STAGED_ONE);
@@ -211,16 +224,23 @@ export class IndexStore {
     this.#folded = false;
   }
 
-  /** Collapses staged duplicates: for each email only the row with the highest seq stays. */
+  /**
+   * Collapses staged duplicates (for each email only the row with the highest seq stays)
+   * and indexes the rest by email; the index covers the hash, so that planning can walk it
+   * in email order beside the index's own primary key.
+   */
   #fold(): void {
+    this.#staging();
     if (this.#folded) return;
     this.db.exec("begin");
     try {
-      this.db.exec("create index if not exists temp.run_rows_email on run_rows(email)");
-      this.db.exec(`delete from run_rows where seq in (
+      this.db.exec(
+        "create index if not exists temp.run_staged_email on run_staged(email, hash)",
+      );
+      this.db.exec(`delete from run_staged where seq in (
         select r.seq from (
-          select email, max(seq) as keep from run_rows group by email having count(*) > 1
-        ) d join run_rows r on r.email = d.email and r.seq < d.keep)`);
+          select email, max(seq) as keep from run_staged group by email having count(*) > 1
+        ) d join run_staged r on r.email = d.email and r.seq < d.keep)`);
       this.db.exec("commit");
     } catch (e) {
       this.db.exec("rollback");
@@ -232,7 +252,7 @@ export class IndexStore {
   /** Leads staged in this run, after collapsing duplicates. */
   stagedDistinct(): number {
     this.#fold();
-    return (this.#stmt("select count(*) as n from run_rows").get() as { n: number }).n;
+    return (this.#stmt("select count(*) as n from run_staged").get() as { n: number }).n;
   }
 
   /** Rows staged in this run, duplicates included. */
@@ -248,22 +268,32 @@ export class IndexStore {
     const full = opts.fullRefresh ? 1 : 0;
     const retry = opts.retryRejected ? 1 : 0;
     this.#fold();
+    // The join walks the staged rows in email order (the covering index) beside the index's
+    // primary key, so both are read sequentially; the actions are written once, sorted, into
+    // run_plan instead of updating every wide staged row.
     this.db.exec("begin");
-    this.db.exec(`update run_rows set action = (
-      select case
-        when l.email is null or ${full} then 'add'
-        when l.status = 'synced' and l.hash = run_rows.hash then 'unchanged'
-        when l.status = 'synced' then 'update'
-        when l.status = 'pending' and l.lead_id is not null then 'update'
-        when l.status = 'pending' then 'add'
-        when ${retry} or l.hash <> run_rows.hash then 'add'
-        else 'skip_rejected' end
-      from (select 1) left join main.leads l on l.email = run_rows.email)`);
-    this.db.exec("create index if not exists temp.run_rows_action on run_rows(action, seq)");
-    this.db.exec("commit");
+    try {
+      this.db.exec("delete from run_plan");
+      this.db.exec(`insert into run_plan(action, seq)
+        select case
+          when l.email is null or ${full} then 'add'
+          when l.status = 'synced' and l.hash = r.hash then 'unchanged'
+          when l.status = 'synced' then 'update'
+          when l.status = 'pending' and l.lead_id is not null then 'update'
+          when l.status = 'pending' then 'add'
+          when ${retry} or l.hash <> r.hash then 'add'
+          else 'skip_rejected' end, r.seq
+        from run_staged r indexed by run_staged_email
+        left join main.leads l on l.email = r.email
+        order by 1, 2`);
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
     const counts: PlanCounts = { add: 0, update: 0, unchanged: 0, skippedRejected: 0, delete: 0 };
     for (
-      const r of this.db.prepare("select action, count(*) as n from run_rows group by action").all()
+      const r of this.db.prepare("select action, count(*) as n from run_plan group by action").all()
     ) {
       const { action, n } = r as { action: string; n: number };
       if (action === "add") counts.add = n;
