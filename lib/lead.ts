@@ -52,7 +52,44 @@ export type LeadResult =
 
 /** Sets an own property, even one named `__proto__` (a plain assignment would drop it). */
 function setKey(obj: Record<string, string>, key: string, value: string): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key !== "__proto__") obj[key] = value;
+  else Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+const EMAIL_RE: RegExp = z.regexes.email;
+const TEXT_KEYS = [
+  "first_name",
+  "last_name",
+  "phone_number",
+  "company_name",
+  "website",
+  "location",
+  "linkedin_profile",
+  "company_url",
+] as const;
+
+/**
+ * The same checks as `LeadSchema`, written out for the hot path, for leads `buildLead`
+ * assembles (only the ten keys, string values). True means the schema accepts the lead;
+ * false sends it to zod, which decides and words the reason. `lead_test.ts` checks that
+ * both agree.
+ */
+export function passesLeadSchema(lead: Record<string, unknown>): boolean {
+  const email = lead.email;
+  if (typeof email !== "string" || email.length > 320 || !EMAIL_RE.test(email)) return false;
+  for (const k of TEXT_KEYS) {
+    const v = lead[k];
+    if (v !== undefined && (typeof v !== "string" || v.length < 1 || v.length > 10_000)) return false;
+  }
+  const custom = lead.custom_fields;
+  if (custom !== undefined) {
+    if (custom === null || typeof custom !== "object") return false;
+    for (const k of Object.keys(custom)) {
+      const v = (custom as Record<string, unknown>)[k];
+      if (k.length < 1 || k.length > 200 || typeof v !== "string" || v.length > 10_000) return false;
+    }
+  }
+  return true;
 }
 
 function scalar(v: unknown): string | undefined | { bad: string } {
@@ -62,9 +99,27 @@ function scalar(v: unknown): string | undefined | { bad: string } {
   return { bad: Array.isArray(v) ? "an array" : "an object" };
 }
 
-/** Builds the lead for one row with its column plan and the run's tags. */
+const FIELD_INDEX: Record<string, number> = Object.fromEntries(
+  ["email", ...TEXT_KEYS].map((f, i) => [f, i]),
+);
+
+/** Custom fields with their keys sorted, so that the payload (and its hash) is canonical. */
+function sortedCustom(custom: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(custom);
+  if (keys.length < 2) return custom;
+  keys.sort();
+  const out: Record<string, string> = {};
+  for (const k of keys) setKey(out, k, custom[k]!);
+  return out;
+}
+
+/**
+ * Builds the lead for one row with its column plan and the run's tags. Keys come out in a
+ * fixed order (the ten fields, then custom fields sorted), whatever the column order, so
+ * reordering an export's columns does not look like a change.
+ */
 export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): LeadResult {
-  const lead: Record<string, unknown> = {};
+  const std: Array<string | undefined> = [];
   let custom: Record<string, string> | undefined;
   let rowTags: string | undefined;
   const { targets } = plan;
@@ -86,7 +141,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
       }
       continue;
     }
-    const s = scalar(raw);
+    const s = typeof raw === "string" ? raw.trim() : scalar(raw);
     if (s === undefined || s === "") continue;
     if (typeof s === "object") {
       return {
@@ -94,7 +149,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
         reason: `field "${plan.columns[i]}" is ${s.bad}; only strings, numbers and booleans`,
       };
     }
-    if (t.kind === "field") lead[t.field] = t.field === "email" ? normalizeEmail(s) : s;
+    if (t.kind === "field") std[FIELD_INDEX[t.field]!] = s;
     else if (t.kind === "tags") rowTags = s;
     else setKey(custom ??= {}, t.key, s);
   }
@@ -102,10 +157,20 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     const merged = mergeTags(rowTags, tags);
     if (merged.length > 0) (custom ??= {}).tags = merged.join(",");
   }
-  if (custom) lead.custom_fields = custom;
+  const lead: Record<string, unknown> = {};
+  if (std[0] !== undefined) lead.email = normalizeEmail(std[0]);
+  for (let k = 0; k < TEXT_KEYS.length; k++) {
+    const v = std[k + 1];
+    if (v !== undefined) lead[TEXT_KEYS[k]!] = v;
+  }
+  if (custom) {
+    custom = sortedCustom(custom);
+    lead.custom_fields = custom;
+  }
   if (lead.email === undefined) {
     return { ok: false, reason: plan.emailColumn < 0 ? "no email field" : "email is empty" };
   }
+  if (passesLeadSchema(lead)) return { ok: true, lead: lead as unknown as LeadPayload };
   const parsed = LeadSchema.safeParse(lead);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

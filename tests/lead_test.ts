@@ -185,3 +185,54 @@ Deno.test("validateRows", async (t) => {
     ]);
   });
 });
+
+Deno.test("the hot-path check agrees with the zod lead schema on random leads", async () => {
+  const fc = (await import("fast-check")).default;
+  const { LeadSchema, passesLeadSchema } = await import("../lib/lead.ts");
+  const chars = fc.constantFrom(..."aZ09_.+-'@ \"é\u0000x.-".split(""));
+  const emailish = fc.oneof(
+    {
+      arbitrary: fc.tuple(
+        fc.stringMatching(/^[a-z0-9.'+_-]{1,8}$/),
+        fc.stringMatching(/^[a-z0-9-]{1,8}(\.[a-z0-9-]{1,5})?$/),
+        fc.constantFrom("com", "io", "uk", "x", "c0m"),
+      ).map(([a, b, c]) => `${a}@${b}.${c}`),
+      weight: 12,
+    },
+    { arbitrary: fc.emailAddress(), weight: 2 },
+    fc.string({ unit: chars, maxLength: 30 }),
+    fc.tuple(fc.string({ unit: chars, minLength: 1, maxLength: 12 }), fc.string({ unit: chars, minLength: 1, maxLength: 12 }))
+      .map(([a, b]) => `${a}@${b}.com`),
+    fc.constant(`${"a".repeat(310)}@example.com`),
+    fc.constant(`${"a".repeat(320)}@example.com`),
+  );
+  const text = fc.oneof(
+    { arbitrary: fc.string({ minLength: 1, maxLength: 5 }), weight: 30 },
+    fc.constant("x".repeat(10_001)),
+    fc.constant(""),
+  );
+  const lead = fc.record(
+    {
+      email: emailish,
+      first_name: text,
+      company_name: text,
+      custom_fields: fc.dictionary(
+        fc.oneof({ arbitrary: fc.string({ maxLength: 3 }), weight: 30 }, fc.constant("k".repeat(201))),
+        fc.oneof({ arbitrary: fc.string({ maxLength: 3 }), weight: 30 }, fc.constant("v".repeat(10_001))),
+        { maxKeys: 3 },
+      ),
+    },
+    { requiredKeys: ["email"] },
+  );
+  const seen = { pass: 0, fail: 0 };
+  fc.assert(
+    fc.property(lead, (l) => {
+      const fast = passesLeadSchema(l);
+      seen[fast ? "pass" : "fail"]++;
+      assert.equal(fast, LeadSchema.safeParse(l).success, JSON.stringify(l).slice(0, 200));
+    }),
+    { numRuns: 3000 },
+  );
+  // Both verdicts were exercised, not just one.
+  assert.ok(seen.pass > 100 && seen.fail > 100, JSON.stringify(seen));
+});

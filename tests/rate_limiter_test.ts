@@ -91,6 +91,16 @@ Deno.test("RateLimiter", async (t) => {
     assert.deepEqual(await starts(limiter, clock, 1), [1500]);
   });
 
+  await t.step("observe(): when its own window is full, the client's timing wins", async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ requests: 2, windowMs: 1000, marginMs: 0 }, clock);
+    assert.deepEqual(await starts(limiter, clock, 2), [0, 0]);
+    clock.t = 300;
+    // The server rounds its reset up to whole seconds; the window really frees at 1000.
+    limiter.observe(new Headers({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1" }));
+    assert.deepEqual(await starts(limiter, clock, 1), [1000]);
+  });
+
   await t.step("calls are served in order", async () => {
     const clock = fakeClock();
     const limiter = new RateLimiter({ requests: 1, windowMs: 100, marginMs: 0 }, clock);

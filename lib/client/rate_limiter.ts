@@ -86,7 +86,10 @@ export class RateLimiter {
 
   /**
    * Applies `x-ratelimit-remaining` / `x-ratelimit-reset` (seconds): when the server says
-   * nothing is left, nothing starts before the reset.
+   * nothing is left although this client's own window is not full, someone else is using
+   * the key's budget, and nothing starts before the reset. When the window is full anyway,
+   * the client's own (millisecond) timing is the tighter one: the server's reset is rounded
+   * up to whole seconds and would waste up to a second per window.
    */
   observe(headers: Headers): void {
     const num = (name: string) => {
@@ -95,6 +98,9 @@ export class RateLimiter {
     };
     const remaining = num("x-ratelimit-remaining");
     const reset = num("x-ratelimit-reset");
-    if (remaining === 0 && reset > 0 && reset < 3600) this.pause(reset * 1000);
+    if (!(remaining === 0 && reset > 0 && reset < 3600)) return;
+    const now = this.#now();
+    const inWindow = this.#starts.filter((t) => t + this.windowMs + this.marginMs > now).length;
+    if (inWindow < this.requests) this.pause(reset * 1000);
   }
 }
