@@ -13,7 +13,9 @@ const file = Deno.args[0];
 if (file === undefined) throw new Error("usage: parse_only.ts FILE");
 const t0 = performance.now();
 let rows = 0;
-for await (const batch of readRows(await resolveInputs([file]))) rows += batch.length;
+for await (const batch of readRows(await resolveInputs([file]))) {
+  for (const r of batch) if (!r.header) rows++;
+}
 const ms = performance.now() - t0;
 const out = { rows, ms, rss: Deno.memoryUsage().rss, peak_rss: peakRssBytes() ?? null };
 await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(out) + "\n"));

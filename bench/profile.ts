@@ -44,7 +44,7 @@ export async function profileStages(file: string, index?: string): Promise<Stage
 
   let t = performance.now();
   let rows = 0;
-  for await (const b of readRows(inputs)) rows += b.length;
+  for await (const b of readRows(inputs)) rows += b.filter((r) => !r.header).length;
   const parse = performance.now() - t;
 
   t = performance.now();

@@ -53,7 +53,12 @@ export type LeadResult =
 /** Sets an own property, even one named `__proto__` (a plain assignment would drop it). */
 function setKey(obj: Record<string, string>, key: string, value: string): void {
   if (key !== "__proto__") obj[key] = value;
-  else Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else {Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });}
 }
 
 const EMAIL_RE: RegExp = z.regexes.email;
@@ -79,14 +84,18 @@ export function passesLeadSchema(lead: Record<string, unknown>): boolean {
   if (typeof email !== "string" || email.length > 320 || !EMAIL_RE.test(email)) return false;
   for (const k of TEXT_KEYS) {
     const v = lead[k];
-    if (v !== undefined && (typeof v !== "string" || v.length < 1 || v.length > 10_000)) return false;
+    if (v !== undefined && (typeof v !== "string" || v.length < 1 || v.length > 10_000)) {
+      return false;
+    }
   }
   const custom = lead.custom_fields;
   if (custom !== undefined) {
     if (custom === null || typeof custom !== "object") return false;
     for (const k of Object.keys(custom)) {
       const v = (custom as Record<string, unknown>)[k];
-      if (k.length < 1 || k.length > 200 || typeof v !== "string" || v.length > 10_000) return false;
+      if (k.length < 1 || k.length > 200 || typeof v !== "string" || v.length > 10_000) {
+        return false;
+      }
     }
   }
   return true;

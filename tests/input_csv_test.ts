@@ -19,7 +19,7 @@ async function parse(text: string, size = Infinity, delimiter?: string): Promise
   const batches = await Array.fromAsync(
     parseCsv(ReadableStream.from(toChunks(text, size)), delimiter ? { delimiter } : {}),
   );
-  return batches.flat();
+  return batches.flat().filter((r) => !r.header);
 }
 
 /** Rows as plain tuples, to compare in one assertion. */
@@ -50,7 +50,9 @@ async function gzip(text: string): Promise<Uint8Array> {
 }
 
 async function readFileRows(path: string): Promise<Row[]> {
-  return (await Array.fromAsync(readRows(await resolveInputs([path])))).flat();
+  return (await Array.fromAsync(readRows(await resolveInputs([path])))).flat().filter((r) =>
+    !r.header
+  );
 }
 
 Deno.test("parseCsv: structure", async (t) => {
@@ -125,7 +127,8 @@ Deno.test("parseCsv: structure", async (t) => {
     const gen = parseCsv(
       ReadableStream.from(toChunks('email,n\na@x.com,1\n\nb@x.com,"open\nc@x.com,3\n', 7)),
     );
-    const first = await gen.next();
+    let first = await gen.next();
+    while ((first.value as Row[]).every((r) => r.header)) first = await gen.next(); // the header
     assert.deepEqual(simple(first.value as Row[]), [[2, ["a@x.com", "1"]]]);
     await usageError(
       gen.next(),
@@ -295,7 +298,7 @@ Deno.test("readRows: stdin", async (t) => {
       readRows([stdinSource], {
         stdin: ReadableStream.from(pieces.map((p) => new TextEncoder().encode(p))),
       }),
-    )).flat();
+    )).flat().filter((r) => !r.header);
 
   await t.step("CSV, from many small writes", async () => {
     const rows = await read(["em", "ail,n\r", "\na@x.com,", "1\r\n"]);
@@ -315,7 +318,7 @@ Deno.test("readRows: stdin", async (t) => {
     const gz = await gzip("email\na@x.com\n");
     const rows = (await Array.fromAsync(
       readRows([stdinSource], { stdin: ReadableStream.from([gz.slice(0, 1), gz.slice(1)]) }),
-    )).flat();
+    )).flat().filter((r) => !r.header);
     assert.deepEqual(simple(rows), [[2, ["a@x.com"]]]);
   });
 
@@ -325,8 +328,19 @@ Deno.test("readRows: stdin", async (t) => {
         format: "csv",
         stdin: ReadableStream.from([new TextEncoder().encode('{"a":1}\nx\n')]),
       }),
-    )).flat();
+    )).flat().filter((r) => !r.header);
     assert.deepEqual(rows[0]!.columns, ['{"a":1}']);
     assert.deepEqual(simple(rows), [[2, ["x"]]]);
   });
+});
+
+Deno.test("the header is announced before the rows, with its line", async () => {
+  const batches = await Array.fromAsync(
+    parseCsv(ReadableStream.from(toChunks("\n\nemail,n\na@x.com,1\n", Infinity))),
+  );
+  const rows = batches.flat();
+  assert.deepEqual(rows.map((r) => [r.line, r.header ?? false, r.values]), [
+    [3, true, []],
+    [4, false, ["a@x.com", "1"]],
+  ]);
 });

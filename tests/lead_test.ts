@@ -201,7 +201,10 @@ Deno.test("the hot-path check agrees with the zod lead schema on random leads", 
     },
     { arbitrary: fc.emailAddress(), weight: 2 },
     fc.string({ unit: chars, maxLength: 30 }),
-    fc.tuple(fc.string({ unit: chars, minLength: 1, maxLength: 12 }), fc.string({ unit: chars, minLength: 1, maxLength: 12 }))
+    fc.tuple(
+      fc.string({ unit: chars, minLength: 1, maxLength: 12 }),
+      fc.string({ unit: chars, minLength: 1, maxLength: 12 }),
+    )
       .map(([a, b]) => `${a}@${b}.com`),
     fc.constant(`${"a".repeat(310)}@example.com`),
     fc.constant(`${"a".repeat(320)}@example.com`),
@@ -217,8 +220,14 @@ Deno.test("the hot-path check agrees with the zod lead schema on random leads", 
       first_name: text,
       company_name: text,
       custom_fields: fc.dictionary(
-        fc.oneof({ arbitrary: fc.string({ maxLength: 3 }), weight: 30 }, fc.constant("k".repeat(201))),
-        fc.oneof({ arbitrary: fc.string({ maxLength: 3 }), weight: 30 }, fc.constant("v".repeat(10_001))),
+        fc.oneof(
+          { arbitrary: fc.string({ maxLength: 3 }), weight: 30 },
+          fc.constant("k".repeat(201)),
+        ),
+        fc.oneof(
+          { arbitrary: fc.string({ maxLength: 3 }), weight: 30 },
+          fc.constant("v".repeat(10_001)),
+        ),
         { maxKeys: 3 },
       ),
     },

@@ -152,7 +152,7 @@ Deno.test("property: CSV written → the same rows parsed, any chunking", async 
 
         // Text chunks straight into the parser (the BOM is removed upstream).
         const rows = (await Array.fromAsync(parseCsv(ReadableStream.from(chunked(text, sizes)))))
-          .flat();
+          .flat().filter((r) => !r.header);
         assert.deepEqual(brief(rows), expected);
         if (rows.length > 0) assert.deepEqual(rows[0]!.columns, c.header);
 
@@ -169,7 +169,7 @@ Deno.test("property: CSV written → the same rows parsed, any chunking", async 
             format: "csv",
             stdin: ReadableStream.from(pieces),
           }),
-        )).flat();
+        )).flat().filter((r) => !r.header);
         assert.deepEqual(brief(viaStdin), expected);
         if (viaStdin.length > 0) assert.deepEqual(viaStdin[0]!.columns, c.header);
       },

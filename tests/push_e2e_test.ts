@@ -390,3 +390,22 @@ Deno.test("--verbose prints each batch's Smartlead counters after the summary", 
     assert.equal(lines.length, 5);
   });
 });
+
+Deno.test("a header-only file without an email column is still an input error, at its line", async () => {
+  await withSandbox({}, async ({ dir, env }) => {
+    await Deno.writeTextFile(`${dir}/h.csv`, "\nname,company\n");
+    const r = await runCli(["push", `${dir}/h.csv`, "--campaign-id", "1", "--dry-run"], { env });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^error: .*h\.csv: line 2: no email column \(columns: "name", "company"\) — /,
+    );
+    await Deno.writeTextFile(`${dir}/ok.csv`, "email,name\n");
+    const ok = await runCli(
+      ["push", `${dir}/ok.csv`, "--campaign-id", "1", "--dry-run", "--json"],
+      { env },
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(summaryOf(ok).rows, 0);
+  });
+});

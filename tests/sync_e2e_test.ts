@@ -148,9 +148,20 @@ Deno.test("SIGKILL at several points, then rerun: complete, nothing resent after
     const csv = `${dir}/leads.csv`;
     await Deno.writeTextFile(csv, csvOf(people(120)));
     const idx = indexFile(dir, sb);
-    const args = ["push", csv, "--campaign-id", "1", "--batch-size", "10", "--json"];
-    // Kill points: while staging (before any batch), then after 2, 5 and 9 of 12 batches.
-    const killAt = [0, 20, 50, 90];
+    // One batch at a time, so that a kill observed at N recorded leads lands mid-run.
+    const args = [
+      "push",
+      csv,
+      "--campaign-id",
+      "1",
+      "--batch-size",
+      "10",
+      "--concurrency",
+      "1",
+      "--json",
+    ];
+    // Kill points: before any batch, then after 2, 5 and 8 of 12 batches.
+    const killAt = [0, 20, 50, 80];
     let previous = 0;
     for (const target of killAt) {
       const mark = sb.requests.length;

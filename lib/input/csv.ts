@@ -127,6 +127,7 @@ export async function* parseCsv(
       if (header === undefined) {
         header = rec.map((h) => h.trim());
         csvHeaders.add(header);
+        out.push({ source, line: start, columns: header, values: [], header: true });
         continue;
       }
       if (bad.has(r)) {

@@ -30,11 +30,11 @@ export async function* validateRows(
   const planFor = (row: Row): ColumnPlan => {
     let plan = byHeader.get(row.columns);
     if (plan) return plan;
-    if (row.problem === undefined && row.values.length > 0 && isCsvHeader(row)) {
+    if (row.problem === undefined && isCsvHeader(row)) {
       plan = planColumns(row.columns, opts.map, true, row.source);
       if (plan.emailColumn < 0) {
         throw new UsageError(
-          `${row.source}: line 1: no email column (columns: ${
+          `${row.source}: line ${row.line}: no email column (columns: ${
             row.columns.slice(0, 12).map((c) => JSON.stringify(c)).join(", ")
           }${row.columns.length > 12 ? ", ..." : ""})`,
           "name the email column with --map email=<column>",
@@ -53,29 +53,35 @@ export async function* validateRows(
     return plan;
   };
   for await (const batch of rows) {
-    const out: Checked[] = new Array(batch.length);
+    const out: Checked[] = [];
     for (let i = 0; i < batch.length; i++) {
       const row = batch[i]!;
+      if (row.header) {
+        planFor(row); // checks the header now, rows or not
+        continue;
+      }
       if (row.problem !== undefined) {
-        out[i] = {
+        out.push({
           ok: false,
           source: row.source,
           line: row.line,
           reason: row.problem,
           row: rowObject(row),
-        };
+        });
         continue;
       }
       const result = buildLead(row, planFor(row), opts.tags);
-      out[i] = result.ok ? { ok: true, source: row.source, line: row.line, lead: result.lead } : {
-        ok: false,
-        source: row.source,
-        line: row.line,
-        reason: result.reason,
-        row: rowObject(row),
-      };
+      out.push(
+        result.ok ? { ok: true, source: row.source, line: row.line, lead: result.lead } : {
+          ok: false,
+          source: row.source,
+          line: row.line,
+          reason: result.reason,
+          row: rowObject(row),
+        },
+      );
     }
-    yield out;
+    if (out.length > 0) yield out;
   }
 }
 
