@@ -6,6 +6,11 @@
 import { ENV_VARS } from "../lib/env.ts";
 
 export const SMARTLEAD_HOST = "server.smartlead.ai";
+/**
+ * Loopback, for the built-in `sandbox` (it listens there) and pushes into it: the sandbox is
+ * part of the product, and the demo and quick start run it beside the binary.
+ */
+export const LOOPBACK = "127.0.0.1";
 
 /**
  * Deno permission flags. `extraHosts` widens the network list (a `--base-url` host the
@@ -16,7 +21,7 @@ export const SMARTLEAD_HOST = "server.smartlead.ai";
  */
 export function permissionFlags(extraHosts: readonly string[] = []): string[] {
   return [
-    `--allow-net=${[SMARTLEAD_HOST, ...extraHosts].join(",")}`,
+    `--allow-net=${[...new Set([SMARTLEAD_HOST, LOOPBACK, ...extraHosts])].join(",")}`,
     "--allow-read",
     "--allow-write",
     `--allow-env=${ENV_VARS.join(",")}`,

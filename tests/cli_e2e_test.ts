@@ -164,3 +164,53 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
     assert.match(bad2.stderr, /^error: .*bad2\.json: key "settings\.ignore_unsubscribe_list": /);
   });
 });
+
+Deno.test("the sandbox sub-command serves a working Smartlead API and prints its URL and key", async () => {
+  const { permissionFlags } = await import("../scripts/permissions.ts");
+  const { CLI_PATH } = await import("./helpers.ts");
+  const root = new URL("..", import.meta.url).pathname;
+  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${root}${CLI_PATH}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...permissionFlags(),
+      cli,
+      "sandbox",
+      "--json",
+      "--campaign-id",
+      "7",
+      "--api-key",
+      "demo-key-77",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    text += r.value;
+  }
+  const info = JSON.parse(text.split("\n")[0]!);
+  assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+\/api\/v1$/);
+  assert.deepEqual([info.api_key, info.campaign_ids], ["demo-key-77", [7]]);
+  const dir = await tempDir();
+  try {
+    const r = await runCli(["push", `${TESTDATA}/messy.csv`, "--campaign-id", "7", "--json"], {
+      env: { SMARTLEAD_BASE_URL: info.url, SMARTLEAD_API_KEY: "demo-key-77", XDG_STATE_HOME: dir },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(summaryOf(r).added, 3);
+  } finally {
+    child.kill("SIGTERM");
+    await reader.cancel();
+    const status = await child.status;
+    const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.match(err, /base URL: {5}http:\/\/127\.0\.0\.1:\d+\/api\/v1/);
+    assert.equal(status.code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
