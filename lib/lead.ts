@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { LeadPayload } from "./client/smartlead.ts";
 import type { Row } from "./input/row.ts";
-import type { ColumnPlan } from "./mapping.ts";
+import { type ColumnPlan, LEAD_FIELDS } from "./mapping.ts";
 
 const text = z.string().min(1).max(10_000);
 
@@ -62,16 +62,8 @@ function setKey(obj: Record<string, string>, key: string, value: string): void {
 }
 
 const EMAIL_RE: RegExp = z.regexes.email;
-const TEXT_KEYS = [
-  "first_name",
-  "last_name",
-  "phone_number",
-  "company_name",
-  "website",
-  "location",
-  "linkedin_profile",
-  "company_url",
-] as const;
+/** The nine string fields besides email, in Smartlead's order. */
+const TEXT_KEYS = LEAD_FIELDS.filter((f) => f !== "email");
 
 /**
  * The same checks as `LeadSchema`, written out for the hot path, for leads `buildLead`

@@ -1,8 +1,6 @@
 /** `smartlead-sync check`: verifies the key and the campaign, and says which is wrong. */
 import { Command } from "commander";
-import { SmartleadClient } from "../client/smartlead.ts";
-import { UsageError } from "../errors.ts";
-import { campaignOptions, resolvePushOptions } from "./push.ts";
+import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 
 export const checkCommand = (ctx: CommandContext): Command =>
@@ -11,15 +9,7 @@ export const checkCommand = (ctx: CommandContext): Command =>
     .option("--json", "print the result as JSON on stdout")
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
-      if (!opts.apiKey) {
-        throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
-      }
-      const client = new SmartleadClient({
-        apiKey: opts.apiKey,
-        ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
-        maxAttempts: 3,
-        ...(ctx.debug ? { debug: (l: string) => ctx.output.err(l + "\n") } : {}),
-      });
+      const client = clientFor(ctx, opts, { maxAttempts: 3 });
       const campaign = await client.getCampaign(opts.campaignId);
       const result = {
         ok: true,

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import type { AddLeadsSettings } from "../client/smartlead.ts";
-import { DEFAULT_BASE_URL } from "../client/smartlead.ts";
+import { DEFAULT_BASE_URL, SmartleadClient } from "../client/smartlead.ts";
 import { loadConfig } from "../config.ts";
 import { env } from "../env.ts";
 import { UsageError } from "../errors.ts";
@@ -111,6 +111,22 @@ Cron (one run per index at a time; a second one exits 7):
       const code = await runPush(ctx, inputs, flags);
       ctx.exitCode = code;
     });
+
+/** A client for check, state and verify (push builds its own with every option). */
+export function clientFor(
+  ctx: CommandContext,
+  opts: PushOptions,
+  extra: { maxAttempts?: number } = {},
+): SmartleadClient {
+  if (!opts.apiKey) throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
+  return new SmartleadClient({
+    apiKey: opts.apiKey,
+    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+    ...(opts.rate ? { rate: opts.rate } : {}),
+    ...extra,
+    ...(ctx.debug ? { debug: (l: string) => ctx.output.err(l + "\n") } : {}),
+  });
+}
 
 /** Resolves flags > environment > config > defaults into push options. */
 export async function resolvePushOptions(

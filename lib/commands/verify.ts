@@ -3,13 +3,12 @@
  * `--repair` brings the index in line with Smartlead.
  */
 import { Command } from "commander";
-import { SmartleadClient } from "../client/smartlead.ts";
 import { UsageError } from "../errors.ts";
 import { acquireLock } from "../index/lock.ts";
 import { resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
 import { normalizeEmail } from "../lead.ts";
-import { campaignOptions, resolvePushOptions } from "./push.ts";
+import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 
 /** The differences between the roster and the index. */
@@ -30,14 +29,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
-      if (!opts.apiKey) {
-        throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
-      }
-      const client = new SmartleadClient({
-        apiKey: opts.apiKey,
-        baseUrl: opts.baseUrl!,
-        ...(opts.rate ? { rate: opts.rate } : {}),
-      });
+      const client = clientFor(ctx, opts);
       await client.getCampaign(opts.campaignId);
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
       const repair = flags.repair === true;
