@@ -351,3 +351,27 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
     assert.deepEqual(addedEmails(sb, mark), [victim.email]);
   });
 });
+
+Deno.test("reordering an export's columns is not a change", async () => {
+  await withSandbox({}, async ({ dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(
+      csv,
+      "Email,First Name,Title,City\na@ex.com,Ann,CEO,Oslo\nb@ex.com,Bob,CTO,Rome\n",
+    );
+    assert.equal(
+      summaryOf(await runCli(["push", csv, "--campaign-id", "1", "--json"], { env })).added,
+      2,
+    );
+    await Deno.writeTextFile(
+      csv,
+      "City,Title,First Name,Email\nOslo,CEO,Ann,a@ex.com\nRome,CTO,Bob,b@ex.com\n",
+    );
+    const r = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.deepEqual([summaryOf(r).unchanged, summaryOf(r).updated, summaryOf(r).requests], [
+      2,
+      0,
+      1,
+    ]);
+  });
+});
