@@ -69,10 +69,16 @@ function errorLine(message: string, hint: string | undefined): string {
 export async function main(
   args: string[],
   output: Output = processOutput(),
-  stdin: ReadableStream<Uint8Array> = Deno.stdin.readable,
+  stdin?: ReadableStream<Uint8Array>,
 ): Promise<number> {
   const debug = args.includes("--debug");
-  const ctx: CommandContext = { output, stdin, debug, exitCode: 0 };
+  const ctx: CommandContext = {
+    output,
+    stdin: stdin ?? Deno.stdin.readable,
+    debug,
+    exitCode: 0,
+    stdinIsTty: stdin === undefined && Deno.stdin.isTerminal(),
+  };
   const program = buildProgram(ctx);
   if (args.length === 0) {
     output.err(program.helpInformation());

@@ -137,3 +137,31 @@ Deno.test("under a pseudo-terminal the CLI draws progress and the rate-limit wai
     assert.doesNotMatch(piped.stderr, /\r|\x1b/);
   });
 });
+
+Deno.test("push with no file and a terminal on stdin says so instead of waiting", async () => {
+  const cli = CLI_PATH.startsWith("/")
+    ? CLI_PATH
+    : `${new URL("..", import.meta.url).pathname}${CLI_PATH}`;
+  const cmd = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    ...permissionFlags(),
+    cli,
+    "push",
+    "--campaign-id",
+    "1",
+    "--dry-run",
+  ]
+    .map((a) => `'${a}'`).join(" ");
+  const out = await new Deno.Command("script", {
+    args: ["-qefc", cmd, "/dev/null"],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 2, text);
+  assert.match(text, /^error: no input: stdin is a terminal — name a file/);
+});

@@ -7,6 +7,8 @@ export interface CommandContext {
   stdin: ReadableStream<Uint8Array>;
   /** Set by `--debug`: stacks and request/response lines. */
   debug: boolean;
+  /** stdin is an interactive terminal (so reading it would wait for typing). */
+  stdinIsTty: boolean;
   /** What the command's action decided the process should exit with. */
   exitCode: number;
 }
@@ -22,7 +24,11 @@ export function intOption(
   const n = typeof value === "number" ? value : Number(String(value).trim());
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new UsageError(
-      `${flag} ${JSON.stringify(String(value))}: expected a whole number from ${min} to ${max}`,
+      `${flag} ${JSON.stringify(String(value))}: expected ${
+        max >= Number.MAX_SAFE_INTEGER
+          ? `a whole number of at least ${min}`
+          : `a whole number from ${min} to ${max}`
+      }`,
       `see --help`,
     );
   }

@@ -219,6 +219,13 @@ async function runPush(
 ): Promise<number> {
   const opts = await resolvePushOptions(ctx, inputs, flags);
   const { output } = ctx;
+  if ((inputs.length === 0 || inputs.includes("-")) && ctx.stdinIsTty) {
+    // Reading a terminal would wait for typed CSV: almost certainly a forgotten file name.
+    throw new UsageError(
+      "no input: stdin is a terminal",
+      "name a file (smartlead-sync push leads.csv) or pipe data in (... | smartlead-sync push -)",
+    );
+  }
   const human = !opts.quiet && !opts.json;
   const progress = human && output.errIsTty ? new ProgressLine(output) : undefined;
   opts.log = (line) => {
