@@ -48,7 +48,11 @@ export function mergeTags(...lists: (readonly string[] | string | undefined)[]):
 /** The outcome of turning a row into a lead. */
 export type LeadResult =
   | { ok: true; lead: LeadPayload }
-  | { ok: false; reason: string };
+  | {
+    ok: false;
+    reason: string; /** The row's email, when the email itself is valid. */
+    email?: string;
+  };
 
 /** Sets an own property, even one named `__proto__` (a plain assignment would drop it). */
 function setKey(obj: Record<string, string>, key: string, value: string): void {
@@ -177,7 +181,12 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join(".");
     const value = issue.path[0] === "email" ? ` (${JSON.stringify(lead.email)})` : "";
-    return { ok: false, reason: `${where}: ${issue.message}${value}` };
+    const emailOk = !parsed.error.issues.some((i) => i.path[0] === "email");
+    return {
+      ok: false,
+      reason: `${where}: ${issue.message}${value}`,
+      ...(emailOk ? { email: lead.email as string } : {}),
+    };
   }
   // zod rebuilds records with plain assignment, which drops a `__proto__` key: keep ours.
   const data = custom ? { ...parsed.data, custom_fields: custom } : parsed.data;

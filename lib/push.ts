@@ -195,8 +195,10 @@ export async function push(opts: PushOptions): Promise<Summary> {
       },
     });
     const checked = validateRows(rows, { map: opts.map ?? [], tags: opts.tags ?? [] });
-    const valid = divertRejects(checked, rejects, stats);
+    const present: string[] = [];
+    const valid = divertRejects(checked, rejects, stats, (email) => present.push(email));
     await stageLeads(tap(valid, () => progress("reading")), store, stats);
+    store.keep(present);
 
     // Plan against the index.
     progress("planning");

@@ -375,3 +375,29 @@ Deno.test("reordering an export's columns is not a change", async () => {
     ]);
   });
 });
+
+Deno.test("--delete-missing keeps leads whose row is present but rejected for another reason", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(3)));
+    await runCli(["push", csv, "--campaign-id", "1"], { env });
+    const rows = people(3);
+    rows[1]![2] = "x".repeat(10_001); // person1's title is now too long: rejected, but present
+    await Deno.writeTextFile(csv, csvOf(rows.slice(0, 2)));
+    const r = await runCli(
+      ["push", csv, "--campaign-id", "1", "--mode", "full-refresh", "--delete-missing", "--json"],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const s = summaryOf(r);
+    assert.deepEqual([s.rejected, s.deleted], [1, 1]);
+    assert.deepEqual(sb.state.campaignLeads(1).map((l) => l.email), [
+      "person0@ex.com",
+      "person1@ex.com",
+    ]);
+    const st = JSON.parse(
+      (await runCli(["state", "--campaign-id", "1", "--json"], { env })).stdout,
+    );
+    assert.equal(st.leads.synced, 2);
+  });
+});

@@ -103,6 +103,7 @@ export class IndexStore {
       );
     }
     if (!this.readOnly) this.#migrate();
+    this.db.exec("create temp table run_keep(email text primary key) without rowid");
     this.db.exec(`create temp table run_rows(
       email text primary key, seq integer not null, hash text not null, source text not null,
       line integer not null, payload text not null, action text) without rowid`);
@@ -326,8 +327,21 @@ export class IndexStore {
   missing(): IndexedLead[] {
     return this.db.prepare(
       `select l.* from main.leads l where l.status = 'synced'
-       and not exists (select 1 from run_rows r where r.email = l.email) order by l.email`,
+       and not exists (select 1 from run_rows r where r.email = l.email)
+       and not exists (select 1 from run_keep k where k.email = l.email) order by l.email`,
     ).all() as unknown as IndexedLead[];
+  }
+
+  /**
+   * Emails present in the input on rows rejected for another reason than their email: they
+   * are not "missing", so `--delete-missing` and a full refresh leave their leads alone.
+   */
+  keep(emails: readonly string[]): void {
+    if (emails.length === 0) return;
+    const stmt = this.#stmt("insert or ignore into run_keep(email) values (?)");
+    this.db.exec("begin");
+    for (const e of emails) stmt.run(e);
+    this.db.exec("commit");
   }
 
   /** Records Smartlead's answers for a batch in one transaction. */
@@ -398,7 +412,8 @@ export class IndexStore {
   forgetAbsent(): number {
     this.db.exec("begin immediate");
     const r = this.db.prepare(
-      "delete from leads where not exists (select 1 from run_rows r where r.email = leads.email)",
+      `delete from leads where not exists (select 1 from run_rows r where r.email = leads.email)
+       and not exists (select 1 from run_keep k where k.email = leads.email)`,
     ).run();
     this.db.exec("commit");
     return Number(r.changes);

@@ -82,6 +82,8 @@ export async function* divertRejects(
   checked: AsyncIterable<Checked[]>,
   rejects: RejectsWriter,
   stats: RunStats,
+  /** Told the email of each rejected row whose email is valid (it is still in the input). */
+  present?: (email: string) => void,
 ): AsyncGenerator<Array<Extract<Checked, { ok: true }>>> {
   for await (const batch of checked) {
     const valid: Array<Extract<Checked, { ok: true }>> = [];
@@ -92,6 +94,7 @@ export async function* divertRejects(
         valid.push(c);
       } else {
         stats.rejected++;
+        if (c.email !== undefined) present?.(c.email);
         await rejects.write({ source: c.source, line: c.line, reason: c.reason, row: c.row });
       }
     }

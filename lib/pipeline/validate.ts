@@ -7,7 +7,15 @@ import { type ColumnPlan, type MapOverrides, planColumns } from "../mapping.ts";
 
 export type Checked =
   | { ok: true; source: string; line: number; lead: LeadPayload }
-  | { ok: false; source: string; line: number; reason: string; row: Record<string, unknown> };
+  | {
+    ok: false;
+    source: string;
+    line: number;
+    reason: string;
+    row: Record<string, unknown>;
+    /** Set when the row's email is valid (the row failed for another reason). */
+    email?: string;
+  };
 
 export interface ValidateOptions {
   map: MapOverrides;
@@ -78,6 +86,7 @@ export async function* validateRows(
           line: row.line,
           reason: result.reason,
           row: rowObject(row),
+          ...(result.email !== undefined ? { email: result.email } : {}),
         },
       );
     }
