@@ -29,7 +29,8 @@ export function buildProgram(ctx: CommandContext): Command {
       "after",
       `
 Exit codes: 0 done, 1 internal error, 2 usage or unusable input, 3 authentication failed,
-4 campaign not found, 5 Smartlead unavailable, 6 lead credits exhausted, 7 index locked.
+4 campaign not found, 5 Smartlead unavailable, 6 lead credits exhausted, 7 index locked,
+130/143 stopped by SIGINT/SIGTERM after finishing the batches in flight.
 
 Quick start:
   smartlead-sync sandbox &                      # a local Smartlead API; prints its URL and key

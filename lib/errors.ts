@@ -13,6 +13,9 @@ export const ExitCode = {
   unavailable: 5,
   creditsExhausted: 6,
   locked: 7,
+  /** Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15), after the batches in flight. */
+  interrupted: 130,
+  terminated: 143,
 } as const;
 
 /** Base class: a message for people, a hint on what to do, and an exit code. */
@@ -54,4 +57,16 @@ export class CreditsExhaustedError extends SyncError {
 /** Another run holds the lock on this index. */
 export class LockedError extends SyncError {
   override readonly exitCode = ExitCode.locked;
+}
+
+/** The run was asked to stop (SIGINT/SIGTERM); what was in flight finished and is recorded. */
+export class InterruptedError extends SyncError {
+  override readonly exitCode: number;
+  constructor(signal: string) {
+    super(
+      `stopped by ${signal}: the batches in flight finished and are recorded`,
+      "run the same command again to send the rest",
+    );
+    this.exitCode = signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
+  }
 }

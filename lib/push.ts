@@ -3,7 +3,7 @@
  * stage against the index → plan → batch → send → commit → report.
  */
 import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./client/smartlead.ts";
-import { ExitCode, SyncError, UsageError } from "./errors.ts";
+import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
@@ -51,6 +51,11 @@ export interface PushOptions {
   debug?: (line: string) => void;
   /** Called as the run advances, for a progress display. */
   onProgress?: (p: Progress) => void;
+  /**
+   * Asks the run to stop: no new batch starts, the ones in flight finish and are recorded,
+   * then `push` throws `InterruptedError` (the abort reason names the signal).
+   */
+  signal?: AbortSignal;
 }
 
 /** What a progress display shows. */
@@ -167,6 +172,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
   const runId = dryRun ? undefined : store.startRun(mode);
   let exitCode: number = ExitCode.ok;
   let failure: SyncError | undefined;
+  const stopIfAsked = () => {
+    if (opts.signal?.aborted) throw new InterruptedError(String(opts.signal.reason ?? "SIGINT"));
+  };
   const summarize = () =>
     buildSummary(stats, {
       campaignId: opts.campaignId,
@@ -197,7 +205,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     const checked = validateRows(rows, { map: opts.map ?? [], tags: opts.tags ?? [] });
     const present: string[] = [];
     const valid = divertRejects(checked, rejects, stats, (email) => present.push(email));
-    await stageLeads(tap(valid, () => progress("reading")), store, stats);
+    await stageLeads(tap(valid, () => (stopIfAsked(), progress("reading"))), store, stats);
     store.keep(present);
 
     // Plan against the index.
@@ -235,7 +243,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       verbose: opts.verbose ?? false,
       concurrency: opts.concurrency ?? 4,
     });
-    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"));
+    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
     await sender.adds(tick(store.planned("add", batchSize)));
     await sender.updates(tick(store.planned("update", 100)));
     if (missing.length > 0) {
@@ -274,8 +282,9 @@ async function* tap<T>(it: AsyncIterable<T>, f: () => void): AsyncGenerator<T> {
   }
 }
 
-function* tapSync<T>(it: Iterable<T>, f: () => void): Generator<T> {
+function* tapSync<T>(it: Iterable<T>, f: () => void, before: () => void): Generator<T> {
   for (const x of it) {
+    before();
     yield x;
     f();
   }

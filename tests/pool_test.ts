@@ -38,3 +38,23 @@ Deno.test("runPool: after a failure no new item starts, in-flight ones finish, t
   assert.deepEqual(started, [1, 2]);
   assert.deepEqual(finished, [2]);
 });
+
+Deno.test("runPool: an item source that throws (a stop request) lets the items in flight finish", async () => {
+  const finished: number[] = [];
+  let stop = false;
+  const items = (function* () {
+    for (let i = 1; i <= 10; i++) {
+      if (stop) throw new Error("stopped");
+      yield i;
+    }
+  })();
+  await assert.rejects(
+    runPool(items, 2, async (n) => {
+      if (n === 2) stop = true;
+      await tick(10);
+      finished.push(n);
+    }),
+    { message: "stopped" },
+  );
+  assert.deepEqual(finished.toSorted(), [1, 2]);
+});

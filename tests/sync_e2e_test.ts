@@ -401,3 +401,42 @@ Deno.test("--delete-missing keeps leads whose row is present but rejected for an
     assert.equal(st.leads.synced, 2);
   });
 });
+
+Deno.test("SIGTERM stops cleanly: batches in flight are recorded, exit 143 with the summary, a rerun finishes", async () => {
+  await withSandbox({ latencyMs: 60 }, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(people(100)));
+    const idx = indexFile(dir, sb);
+    const args = [
+      "push",
+      csv,
+      "--campaign-id",
+      "1",
+      "--batch-size",
+      "10",
+      "--concurrency",
+      "1",
+      "--json",
+    ];
+    const r = await runCli(args, {
+      env,
+      kill: { when: () => syncedInIndex(idx).size >= 20, signal: "SIGTERM" },
+    });
+    assert.equal(r.code, 143, r.stderr);
+    assert.match(r.stderr, /SIGTERM: finishing the batches in flight, then stopping/);
+    assert.match(
+      r.stderr,
+      /^error: stopped by SIGTERM: the batches in flight finished and are recorded — run the same command again/m,
+    );
+    const s = summaryOf(r);
+    const recorded = syncedInIndex(idx);
+    assert.ok((s.added as number) >= 20 && (s.added as number) < 100, `added ${s.added}`);
+    assert.equal(recorded.size, s.added); // everything Smartlead confirmed is recorded
+    assert.equal(sb.state.campaignLeads(1).length, s.added); // and nothing more was sent
+    const mark = sb.requests.length;
+    const again = await runCli(args, { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(summaryOf(again).added, 100 - (s.added as number));
+    assert.deepEqual(addedEmails(sb, mark).filter((e) => recorded.has(e)), []);
+  });
+});

@@ -234,6 +234,35 @@ async function runPush(
   };
   if (ctx.debug) opts.debug = (line) => opts.log!(line);
   if (progress) opts.onProgress = (p) => progress.update(p);
+  // The first SIGINT/SIGTERM stops the run cleanly: no new batch starts, those in flight
+  // finish and are recorded. The listener is then removed, so a second signal kills at once.
+  const stop = new AbortController();
+  opts.signal = stop.signal;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = new Map<Deno.Signal, () => void>();
+  const unlisten = () => {
+    for (const [sig, h] of handlers) {
+      try {
+        Deno.removeSignalListener(sig, h);
+      } catch {
+        // already removed
+      }
+    }
+    handlers.clear();
+  };
+  for (const sig of signals) {
+    const h = () => {
+      unlisten();
+      opts.log!(`${sig}: finishing the batches in flight, then stopping (again to stop at once)`);
+      stop.abort(sig);
+    };
+    try {
+      Deno.addSignalListener(sig, h);
+      handlers.set(sig, h);
+    } catch {
+      // SIGTERM cannot be listened to on Windows
+    }
+  }
   try {
     const summary = await push(opts);
     progress?.clear();
@@ -253,6 +282,7 @@ async function runPush(
     }
     throw e;
   } finally {
+    unlisten();
     progress?.stop();
   }
 }

@@ -12,9 +12,10 @@ export async function runPool<T>(
   let failure: { error: unknown } | undefined;
   const worker = async () => {
     while (failure === undefined) {
-      const next = it.next();
-      if (next.done) return;
       try {
+        // Taking the next item may throw too (a stop request): the others still finish.
+        const next = it.next();
+        if (next.done) return;
         await fn(next.value);
       } catch (e) {
         failure ??= { error: e };
