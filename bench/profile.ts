@@ -10,7 +10,7 @@ import { IndexStore, type StagedLead } from "../lib/index/store.ts";
 import { readRows } from "../lib/input/parse.ts";
 import { resolveInputs } from "../lib/input/source.ts";
 import { divertRejects, RejectsWriter } from "../lib/pipeline/rejects.ts";
-import { stageLeads } from "../lib/pipeline/stage.ts";
+import { stageLeads, toStaged } from "../lib/pipeline/stage.ts";
 import { RunStats } from "../lib/pipeline/stats.ts";
 import { validateRows } from "../lib/pipeline/validate.ts";
 
@@ -58,17 +58,7 @@ export async function profileStages(file: string, index?: string): Promise<Stage
   for await (
     const batch of await valid()
   ) {
-    for (const c of batch) {
-      const payload = JSON.stringify(c.lead);
-      staged.push({
-        email: c.lead.email,
-        hash: payloadHash(payload),
-        source: c.source,
-        line: c.line,
-        payload,
-        leadId: null,
-      });
-    }
+    for (const c of batch) staged.push(toStaged(c));
   }
   const serialise = performance.now() - t;
 

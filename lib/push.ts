@@ -5,7 +5,7 @@
 import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./client/smartlead.ts";
 import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
-import { dirname, resolveIndexPath } from "./index/paths.ts";
+import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
 import { readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
@@ -149,7 +149,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
   let lock: HeldLock | undefined;
   let store: IndexStore;
   if (dryRun) {
-    const exists = await Deno.stat(indexPath).then(() => true, () => false);
+    const exists = await fileExists(indexPath);
     store = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
   } else {
     await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
-import { runCli, summaryOf, tempDir, TESTDATA, withSandbox } from "./helpers.ts";
+import { cliArgs, runCli, summaryOf, tempDir, TESTDATA, withSandbox } from "./helpers.ts";
 
 Deno.test("help asked for goes to stdout with exit 0; help from misuse goes to stderr with exit 2", async () => {
   const asked = await runCli(["push", "--help"]);
@@ -166,23 +166,8 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
 });
 
 Deno.test("the sandbox sub-command serves a working Smartlead API and prints its URL and key", async () => {
-  const { permissionFlags } = await import("../scripts/permissions.ts");
-  const { CLI_PATH } = await import("./helpers.ts");
-  const root = new URL("..", import.meta.url).pathname;
-  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${root}${CLI_PATH}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...permissionFlags(),
-      cli,
-      "sandbox",
-      "--json",
-      "--campaign-id",
-      "7",
-      "--api-key",
-      "demo-key-77",
-    ],
+    args: cliArgs(["sandbox", "--json", "--campaign-id", "7", "--api-key", "demo-key-77"]),
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

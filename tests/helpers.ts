@@ -28,11 +28,19 @@ export interface RunOptions {
   kill?: { afterMs?: number; when?: () => boolean; signal?: Deno.Signal };
 }
 
+/**
+ * `deno run` arguments that run the CLI under test with the production permission flags
+ * (which include loopback, for the sandbox), followed by `args`.
+ */
+export function cliArgs(args: readonly string[]): string[] {
+  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${ROOT}${CLI_PATH}`;
+  return ["run", "--quiet", ...permissionFlags(), cli, ...args];
+}
+
 /** Spawns `deno run <permissions> cli args...` with a clean environment. */
 export async function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${ROOT}${CLI_PATH}`;
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...permissionFlags(["127.0.0.1"]), cli, ...args],
+    args: cliArgs(args),
     cwd: opts.cwd ?? ROOT,
     clearEnv: true,
     env: {

@@ -5,8 +5,7 @@
  * directory; their peak RSS is measured with GNU time when /usr/bin/time exists.
  */
 import assert from "node:assert/strict";
-import { permissionFlags } from "../scripts/permissions.ts";
-import { CLI_PATH, type CliResult, runCli, summaryOf, tempDir, TESTDATA } from "./helpers.ts";
+import { cliArgs, type CliResult, runCli, summaryOf, tempDir, TESTDATA } from "./helpers.ts";
 
 const HOSTILE = `${TESTDATA}/hostile`;
 const GNU_TIME = "/usr/bin/time";
@@ -23,17 +22,8 @@ interface Outcome {
 /** runCli's command line under `/usr/bin/time -v`, to read the child's peak RSS. */
 async function runMeasured(args: string[], env: Record<string, string>): Promise<Outcome> {
   const root = new URL("..", import.meta.url).pathname;
-  const cli = CLI_PATH.startsWith("/") ? CLI_PATH : `${root}${CLI_PATH}`;
   const out = await new Deno.Command(GNU_TIME, {
-    args: [
-      "-v",
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      ...permissionFlags(["127.0.0.1"]),
-      cli,
-      ...args,
-    ],
+    args: ["-v", Deno.execPath(), ...cliArgs(args)],
     cwd: root,
     clearEnv: true,
     env: {

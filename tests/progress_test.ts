@@ -8,8 +8,23 @@ import type { Output } from "../lib/output.ts";
 import { RunStats } from "../lib/pipeline/stats.ts";
 import { ProgressLine, renderProgress } from "../lib/progress.ts";
 import type { Progress } from "../lib/push.ts";
-import { CLI_PATH, runCli, withSandbox } from "./helpers.ts";
-import { permissionFlags } from "../scripts/permissions.ts";
+import { cliArgs, runCli, withSandbox } from "./helpers.ts";
+
+/** Runs the CLI under a pseudo-terminal (util-linux `script`); returns its exit and screen. */
+async function underTerminal(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; text: string }> {
+  const cmd = [Deno.execPath(), ...cliArgs(args)].map((a) => `'${a}'`).join(" ");
+  const out = await new Deno.Command("script", {
+    args: ["-qefc", cmd, "/dev/null"],
+    env: { ...env, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, text: new TextDecoder().decode(out.stdout) };
+}
 
 function progress(over: Partial<Progress>, stats: Partial<RunStats> = {}): Progress {
   return {
@@ -94,34 +109,11 @@ Deno.test("under a pseudo-terminal the CLI draws progress and the rate-limit wai
       csv,
       "email\n" + Array.from({ length: 60 }, (_, i) => `t${i}@ex.com`).join("\n") + "\n",
     );
-    const cli = CLI_PATH.startsWith("/")
-      ? CLI_PATH
-      : `${new URL("..", import.meta.url).pathname}${CLI_PATH}`;
-    const cmd = [
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      ...permissionFlags(["127.0.0.1"]),
-      cli,
-      "push",
-      csv,
-      "--campaign-id",
-      "1",
-      "--batch-size",
-      "10",
-      "--rate",
-      "2/1",
-    ]
-      .map((a) => `'${a}'`).join(" ");
-    const out = await new Deno.Command("script", {
-      args: ["-qefc", cmd, "/dev/null"],
-      env: { ...env, NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, text);
+    const { code, text } = await underTerminal(
+      ["push", csv, "--campaign-id", "1", "--batch-size", "10", "--rate", "2/1"],
+      env,
+    );
+    assert.equal(code, 0, text);
     assert.match(text, /\r\x1b\[2Ksent \d+\/60 · added \d+/);
     assert.match(text, /waiting \d\.\ds \(rate limit\)/);
     assert.match(text, /added 60, updated 0, unchanged 0/);
@@ -139,29 +131,7 @@ Deno.test("under a pseudo-terminal the CLI draws progress and the rate-limit wai
 });
 
 Deno.test("push with no file and a terminal on stdin says so instead of waiting", async () => {
-  const cli = CLI_PATH.startsWith("/")
-    ? CLI_PATH
-    : `${new URL("..", import.meta.url).pathname}${CLI_PATH}`;
-  const cmd = [
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    ...permissionFlags(),
-    cli,
-    "push",
-    "--campaign-id",
-    "1",
-    "--dry-run",
-  ]
-    .map((a) => `'${a}'`).join(" ");
-  const out = await new Deno.Command("script", {
-    args: ["-qefc", cmd, "/dev/null"],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 2, text);
+  const { code, text } = await underTerminal(["push", "--campaign-id", "1", "--dry-run"], {});
+  assert.equal(code, 2, text);
   assert.match(text, /^error: no input: stdin is a terminal — name a file/);
 });

@@ -4,13 +4,7 @@
  * exponential backoff and jitter, and `Retry-After`.
  */
 import type { z } from "zod";
-import {
-  AuthError,
-  CampaignNotFoundError,
-  SyncError,
-  UnavailableError,
-  UsageError,
-} from "../errors.ts";
+import { AuthError, CampaignNotFoundError, SyncError, UnavailableError } from "../errors.ts";
 import { redact, registerSecret } from "../redact.ts";
 import { VERSION } from "../version.ts";
 import { RateLimiter, type Sleep } from "./rate_limiter.ts";
@@ -292,5 +286,3 @@ function parseOrThrow<T extends z.ZodType>(schema: T, answer: Answer, what: stri
   }
   return parsed.data;
 }
-
-export { UsageError };

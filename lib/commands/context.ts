@@ -34,3 +34,6 @@ export function intOption(
   }
   return n;
 }
+
+/** Commander's accumulator for repeatable options (`--map a=b --map c=d`). */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

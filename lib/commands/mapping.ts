@@ -6,9 +6,7 @@ import { UsageError } from "../errors.ts";
 import { csvHeader } from "../input/csv.ts";
 import { formatFromName, readText, resolveInputs, sniffFormat } from "../input/source.ts";
 import { type ColumnPlan, describePlan, parseMapFlags, planColumns } from "../mapping.ts";
-import type { CommandContext } from "./context.ts";
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { collect, type CommandContext } from "./context.ts";
 
 /** Reads the start of an input and plans its columns. */
 export async function planForFile(

@@ -12,7 +12,7 @@ import { formatSummary } from "../pipeline/report.ts";
 import { ProgressLine } from "../progress.ts";
 import { push, PushFailed, type PushOptions, type SyncMode } from "../push.ts";
 import { registerSecret } from "../redact.ts";
-import { type CommandContext, intOption } from "./context.ts";
+import { collect, type CommandContext, intOption } from "./context.ts";
 
 const SETTINGS = [
   "ignore_global_block_list",
@@ -20,8 +20,6 @@ const SETTINGS = [
   "ignore_community_bounce_list",
   "ignore_duplicate_leads_in_other_campaign",
 ] as const;
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Options shared by commands that talk to a campaign. */
 export function campaignOptions(cmd: Command): Command {

@@ -3,9 +3,7 @@ import { Command } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import { UsageError } from "../errors.ts";
 import { formatBanner, startSandbox } from "../sandbox/server.ts";
-import { type CommandContext, intOption } from "./context.ts";
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { collect, type CommandContext, intOption } from "./context.ts";
 
 export const sandboxCommand = (ctx: CommandContext): Command =>
   new Command("sandbox")

@@ -1,6 +1,6 @@
 /** `smartlead-sync state`: where the index is, counts per status, and the last run. */
 import { Command } from "commander";
-import { resolveIndexPath } from "../index/paths.ts";
+import { fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
 import { UsageError } from "../errors.ts";
 import { campaignOptions, resolvePushOptions } from "./push.ts";
@@ -13,7 +13,7 @@ export const stateCommand = (ctx: CommandContext): Command =>
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: true });
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
-      const exists = await Deno.stat(path).then(() => true, () => false);
+      const exists = await fileExists(path);
       if (!exists) {
         throw new UsageError(
           `no index at ${path} yet`,

@@ -5,7 +5,7 @@
 import { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { acquireLock } from "../index/lock.ts";
-import { resolveIndexPath } from "../index/paths.ts";
+import { fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
 import { normalizeEmail } from "../lead.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
@@ -33,7 +33,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
       await client.getCampaign(opts.campaignId);
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
       const repair = flags.repair === true;
-      const exists = await Deno.stat(path).then(() => true, () => false);
+      const exists = await fileExists(path);
       if (!exists && !repair) {
         throw new UsageError(
           `no index at ${path}`,

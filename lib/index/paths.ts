@@ -46,3 +46,8 @@ export function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
 }
+
+/** Whether an index file exists (dry runs and inspection must not create one). */
+export async function fileExists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}

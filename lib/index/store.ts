@@ -81,10 +81,8 @@ export class IndexStore {
   readonly readOnly: boolean;
   #stmts = new Map<string, StatementSync>();
   #staged = 0;
-  /** run_rows is the view over run_staged and run_plan (see `#staging`). */
-  #appendOnly = false;
-  /** No rows were staged since duplicates were last collapsed. */
-  #folded = true;
+  /** No rows were staged since duplicates were last collapsed (and the email index made). */
+  #folded = false;
 
   constructor(path: string, opts: { readOnly?: boolean } = {}) {
     this.path = path;
@@ -103,10 +101,17 @@ export class IndexStore {
       );
     }
     if (!this.readOnly) this.#migrate();
-    this.db.exec("create temp table run_keep(email text primary key) without rowid");
-    this.db.exec(`create temp table run_rows(
-      email text primary key, seq integer not null, hash text not null, source text not null,
-      line integer not null, payload text not null, action text) without rowid`);
+    // The run's staging layout: run_staged, append-only in input order (seq is the rowid);
+    // run_plan, the action of each staged row keyed by (action, seq); run_rows, a view
+    // joining them (action null until planned); run_keep, see keep().
+    this.db.exec(`create temp table run_keep(email text primary key) without rowid;
+      create temp table run_staged(seq integer primary key, email text not null,
+        hash text not null, source text not null, line integer not null, payload text not null);
+      create temp table run_plan(action text not null, seq integer not null,
+        primary key (action, seq)) without rowid;
+      create temp view run_rows as
+        select s.email, p.seq as seq, s.hash, s.source, s.line, s.payload, p.action
+        from run_staged s left join run_plan p on p.seq = s.seq`);
   }
 
   #migrate(): void {
@@ -162,26 +167,6 @@ export class IndexStore {
   }
 
   /**
-   * Switches, once, from the constructor's staging table (keyed by email) to the layout the
-   * run uses: `run_staged`, append-only in input order (seq is the rowid); `run_plan`, the
-   * action of each staged row keyed by (action, seq); and `run_rows`, a view joining them
-   * with the columns and meaning of the original table (action null until planned).
-   */
-  #staging(): void {
-    if (this.#appendOnly) return;
-    this.db.exec(`drop table temp.run_rows;
-      create temp table run_staged(seq integer primary key, email text not null,
-        hash text not null, source text not null, line integer not null, payload text not null);
-      create temp table run_plan(action text not null, seq integer not null,
-        primary key (action, seq)) without rowid;
-      create temp view run_rows as
-        select s.email, p.seq as seq, s.hash, s.source, s.line, s.payload, p.action
-        from run_staged s left join run_plan p on p.seq = s.seq`);
-    this.#appendOnly = true;
-    this.#folded = false; // the email index is made there
-  }
-
-  /**
    * Stages valid leads; for an email seen before in this run, the later row wins.
    *
    * Rows are appended in input order and duplicates are collapsed once, in `#fold()`: an
@@ -192,7 +177,6 @@ export class IndexStore {
    */
   stage(batch: readonly StagedLead[]): void {
     if (batch.length === 0) return;
-    this.#staging();
     let seq = this.#staged;
     const many = this.#stmt(INSERT_STAGED_MANY);
     const one = this.#stmt(INSERT_STAGED_ONE);
@@ -231,7 +215,6 @@ export class IndexStore {
    * in email order beside the index's own primary key.
    */
   #fold(): void {
-    this.#staging();
     if (this.#folded) return;
     this.db.exec("begin");
     try {
@@ -479,7 +462,6 @@ export class IndexStore {
   }
 
   close(): void {
-    for (const s of this.#stmts.values()) void s;
     this.#stmts.clear();
     this.db.close();
   }

@@ -7,6 +7,19 @@ import type { IndexStore, StagedLead } from "../index/store.ts";
 import type { RunStats } from "./stats.ts";
 import type { Checked } from "./validate.ts";
 
+/** A valid lead as the store stages it: serialised once, hashed. */
+export function toStaged(c: Extract<Checked, { ok: true }>): StagedLead {
+  const payload = JSON.stringify(c.lead);
+  return {
+    email: c.lead.email,
+    hash: payloadHash(payload),
+    source: c.source,
+    line: c.line,
+    payload,
+    leadId: null,
+  };
+}
+
 /** Consumes the valid leads into the store; returns when the input is exhausted. */
 export async function stageLeads(
   valid: AsyncIterable<Array<Extract<Checked, { ok: true }>>>,
@@ -15,17 +28,7 @@ export async function stageLeads(
 ): Promise<void> {
   let pending: StagedLead[] = [];
   for await (const batch of valid) {
-    for (const c of batch) {
-      const payload = JSON.stringify(c.lead);
-      pending.push({
-        email: c.lead.email,
-        hash: payloadHash(payload),
-        source: c.source,
-        line: c.line,
-        payload,
-        leadId: null,
-      });
-    }
+    for (const c of batch) pending.push(toStaged(c));
     if (pending.length >= 4096) {
       store.stage(pending);
       pending = [];
