@@ -239,7 +239,6 @@ export async function push(opts: PushOptions): Promise<Summary> {
       settings: opts.settings ?? {},
       stats,
       rejects,
-      log,
       verbose: opts.verbose ?? false,
       concurrency: opts.concurrency ?? 4,
     });

@@ -32,7 +32,6 @@ export interface SenderOptions {
   settings: AddLeadsSettings;
   stats: RunStats;
   rejects: RejectsWriter;
-  log: (line: string) => void;
   verbose?: boolean;
   /** Requests in flight at once (the rate limiter still spaces their starts). */
   concurrency?: number;
