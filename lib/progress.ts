@@ -54,32 +54,50 @@ export function renderProgress(
   return parts.join(dim(" · "));
 }
 
+/** Time and timers for `ProgressLine`; tests pass a fake one. */
+export interface ProgressClock {
+  now(): number;
+  /** Calls `f` every `ms` until the returned function is called. */
+  every(f: () => void, ms: number): () => void;
+}
+
+const realClock: ProgressClock = {
+  now: () => performance.now(),
+  every: (f, ms) => {
+    const id = setInterval(f, ms);
+    return () => clearInterval(id);
+  },
+};
+
 /** Redraws one stderr line at most ten times a second. */
 export class ProgressLine {
   #out: Output;
-  #start = performance.now();
-  #last = 0;
+  #clock: ProgressClock;
+  #start: number;
+  /** When the line was last drawn; never, at first, so the first update always draws. */
+  #last = Number.NEGATIVE_INFINITY;
   #shown = false;
   #latest: Progress | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #cancel: (() => void) | undefined;
 
-  constructor(out: Output) {
+  constructor(out: Output, clock: ProgressClock = realClock) {
     this.#out = out;
+    this.#clock = clock;
+    this.#start = clock.now();
     // Keeps a wait visible even when no new event arrives.
-    this.#timer = setInterval(() => this.#draw(), 250);
+    this.#cancel = clock.every(() => this.#draw(), 250);
   }
 
   update(p: Progress): void {
     this.#latest = p;
-    const now = performance.now();
-    if (now - this.#last >= 100) this.#draw();
+    if (this.#clock.now() - this.#last >= 100) this.#draw();
   }
 
   #draw(): void {
     if (!this.#latest) return;
-    this.#last = performance.now();
+    this.#last = this.#clock.now();
     const cols = consoleWidth();
-    let line = renderProgress(this.#latest, this.#last - this.#start, this.#out.color);
+    let line = renderProgress(this.#latest, this.#last - this.#start, this.#out.color, this.#last);
     if (!this.#out.color && line.length > cols - 1) line = line.slice(0, cols - 1);
     this.#out.err(`\r\x1b[2K${line}`);
     this.#shown = true;
@@ -91,8 +109,8 @@ export class ProgressLine {
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     this.clear();
   }
 }

@@ -88,18 +88,54 @@ Deno.test("renderProgress", async (t) => {
   });
 });
 
-Deno.test("ProgressLine redraws at most ten times a second and clears itself", async () => {
+Deno.test("ProgressLine redraws at most ten times a second and clears itself", () => {
   const writes: string[] = [];
   const out: Output = { out: () => {}, err: (t) => writes.push(t), errIsTty: true, color: false };
-  const line = new ProgressLine(out);
+  // A fake clock: time moves only when the test says so, timers fire only when told.
+  let now = 0;
+  const timers: { f: () => void; ms: number }[] = [];
+  let cancelled = 0;
+  const clock = {
+    now: () => now,
+    every: (f: () => void, ms: number) => {
+      timers.push({ f, ms });
+      return () => void cancelled++;
+    },
+  };
+  const line = new ProgressLine(out, clock);
+  assert.deepEqual(timers.map((t) => t.ms), [250]);
+  // The very first update draws, whatever the clock reads (a young process reads ~0).
   for (let i = 0; i < 50; i++) line.update(progress({}, { rows: i }));
+  assert.deepEqual(writes, ["\r\x1b[2Kread 0 rows · 0 rows/s"]);
+  now = 99;
+  line.update(progress({}, { rows: 50 }));
   assert.equal(writes.length, 1);
-  assert.equal(writes[0], "\r\x1b[2Kread 0 rows · 0 rows/s");
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(writes.length >= 2);
-  assert.match(writes.at(-1)!, /^\r\x1b\[2Kread 49 rows/);
+  now = 100;
+  line.update(progress({}, { rows: 60 }));
+  assert.equal(writes.length, 2);
+  assert.equal(writes[1], "\r\x1b[2Kread 60 rows · 600 rows/s");
+  // The timer redraws the latest state even without a new update (a visible wait).
+  now = 300;
+  timers[0]!.f();
+  assert.equal(writes[2], "\r\x1b[2Kread 60 rows · 200 rows/s");
   line.stop();
+  assert.equal(cancelled, 1);
   assert.equal(writes.at(-1), "\r\x1b[2K");
+  assert.equal(writes.length, 4);
+});
+
+Deno.test("ProgressLine draws nothing before the first update, and clear is idempotent", () => {
+  const writes: string[] = [];
+  const out: Output = { out: () => {}, err: (t) => writes.push(t), errIsTty: true, color: false };
+  let tick: () => void = () => {};
+  const line = new ProgressLine(out, {
+    now: () => 5,
+    every: (f) => ((tick = f), () => {}),
+  });
+  tick();
+  line.clear();
+  line.stop();
+  assert.deepEqual(writes, []);
 });
 
 Deno.test("under a pseudo-terminal the CLI draws progress and the rate-limit wait; not when piped", async () => {
