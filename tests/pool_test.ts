@@ -1,46 +1,75 @@
 import assert from "node:assert/strict";
 import { runPool } from "../lib/pipeline/pool.ts";
 
-const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise the test resolves (or rejects) when it chooses: no timers, no timing. */
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+  fail: (e: unknown) => void;
+}
+function gate(): Gate {
+  let open!: () => void;
+  let fail!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((open = () => res()), (fail = rej)));
+  return { promise, open, fail };
+}
+
+/** Lets every already-settled promise callback run. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("runPool keeps at most `limit` in flight and runs every item", async () => {
-  let inFlight = 0;
-  let peak = 0;
+  const gates = new Map<number, Gate>();
+  const started: number[] = [];
   const done: number[] = [];
-  await runPool([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    await tick(5 + (n % 3) * 5);
+  const run = runPool([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+    started.push(n);
+    const g = gate();
+    gates.set(n, g);
+    await g.promise;
     done.push(n);
-    inFlight--;
   });
-  assert.equal(peak, 3);
-  assert.deepEqual(done.toSorted(), [1, 2, 3, 4, 5, 6, 7]);
+  await settle();
+  assert.deepEqual(started, [1, 2, 3]);
+  gates.get(2)!.open();
+  await settle();
+  assert.deepEqual(started, [1, 2, 3, 4]);
+  for (const n of [1, 3, 4]) gates.get(n)!.open();
+  await settle();
+  assert.deepEqual(started, [1, 2, 3, 4, 5, 6, 7]);
+  for (const n of [5, 6, 7]) gates.get(n)!.open();
+  await run;
+  assert.deepEqual(done, [2, 1, 3, 4, 5, 6, 7]);
 });
 
 Deno.test("runPool: after a failure no new item starts, in-flight ones finish, the first error is thrown", async () => {
   const started: number[] = [];
   const finished: number[] = [];
+  const gates = new Map<number, Gate>();
   const items = (function* () {
     for (let i = 1; i <= 10; i++) yield i;
   })();
-  await assert.rejects(
-    runPool(items, 2, async (n) => {
-      started.push(n);
-      await tick(n === 1 ? 1 : 20);
-      if (n === 1) throw new Error("boom 1");
-      if (n === 3) throw new Error("boom 3");
-      finished.push(n);
-    }),
-    { message: "boom 1" },
-  );
-  // 1 fails first; 2 was in flight and finishes; nothing after starts.
+  const run = runPool(items, 2, async (n) => {
+    started.push(n);
+    const g = gate();
+    gates.set(n, g);
+    await g.promise;
+    finished.push(n);
+  });
+  await settle();
+  assert.deepEqual(started, [1, 2]);
+  gates.get(1)!.fail(new Error("boom 1"));
+  await settle();
+  // 1 failed: nothing new starts while 2 is still in flight.
+  assert.deepEqual(started, [1, 2]);
+  gates.get(2)!.open();
+  await assert.rejects(run, { message: "boom 1" });
   assert.deepEqual(started, [1, 2]);
   assert.deepEqual(finished, [2]);
 });
 
 Deno.test("runPool: an item source that throws (a stop request) lets the items in flight finish", async () => {
   const finished: number[] = [];
+  const gates = new Map<number, Gate>();
   let stop = false;
   const items = (function* () {
     for (let i = 1; i <= 10; i++) {
@@ -48,13 +77,20 @@ Deno.test("runPool: an item source that throws (a stop request) lets the items i
       yield i;
     }
   })();
-  await assert.rejects(
-    runPool(items, 2, async (n) => {
-      if (n === 2) stop = true;
-      await tick(10);
-      finished.push(n);
-    }),
-    { message: "stopped" },
-  );
-  assert.deepEqual(finished.toSorted(), [1, 2]);
+  const run = runPool(items, 2, async (n) => {
+    const g = gate();
+    gates.set(n, g);
+    await g.promise;
+    finished.push(n);
+  });
+  await settle();
+  stop = true;
+  gates.get(1)!.open();
+  await settle();
+  // Taking item 3 threw: 2 is still in flight and finishes.
+  assert.deepEqual(finished, [1]);
+  gates.get(2)!.open();
+  await assert.rejects(run, { message: "stopped" });
+  assert.deepEqual(finished, [1, 2]);
+  assert.equal(gates.size, 2);
 });

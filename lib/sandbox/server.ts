@@ -22,6 +22,8 @@ export interface SandboxOptions {
   campaignIds?: number[];
   /** Sliding window per api key over all authenticated requests; null = unlimited. */
   rate?: { requests: number; windowMs: number } | null;
+  /** The clock the rate limit counts with (ms); default `Date.now`. Tests pass a fake one. */
+  now?: () => number;
   /** Remaining lead credits; null = unlimited. Each new lead in the account uses one. */
   credits?: number | null;
   /** Added delay on every API response. */
@@ -273,7 +275,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       await req.body?.cancel();
       return json(401, { message: "Invalid API Key" });
     }
-    const at = Date.now();
+    const at = (opts.now ?? Date.now)();
     const body = await readBody(req);
     const record: RecordedRequest = { method: req.method, path: redactPath(url), status: 0, at };
     if (body.value !== undefined) record.body = body.value;
