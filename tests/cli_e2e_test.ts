@@ -45,18 +45,103 @@ Deno.test("completions for bash, zsh and fish name every command and push's flag
   const bad = await runCli(["completions", "tcsh"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^error: unknown shell "tcsh" — use bash, zsh or fish\n$/);
-  // The bash script is valid bash and completes sub-commands.
-  const bash = await runCli(["completions", "bash"]);
+});
+
+/** Writes `smartlead-sync completions <shell>` to a file and runs `script` in that shell. */
+async function inShell(shell: string, script: (file: string) => string): Promise<string> {
+  const r = await runCli(["completions", shell]);
+  assert.equal(r.code, 0, r.stderr);
   const dir = await tempDir();
-  await Deno.writeTextFile(`${dir}/c.bash`, bash.stdout);
-  const out = await new Deno.Command("bash", {
-    args: [
-      "-c",
-      `source ${dir}/c.bash; COMP_WORDS=(smartlead-sync pu); COMP_CWORD=1; _smartlead_sync; echo "\${COMPREPLY[@]}"`,
-    ],
-  }).output();
-  assert.equal(new TextDecoder().decode(out.stdout), "push\n");
-  await Deno.remove(dir, { recursive: true });
+  try {
+    await Deno.writeTextFile(`${dir}/completion`, r.stdout);
+    const out = await new Deno.Command(shell, {
+      args: ["-c", script(`${dir}/completion`)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new Error(`${shell} is not installed: apt-get install zsh fish (.ci/run does)`);
+    });
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    assert.equal(err, "");
+    return new TextDecoder().decode(out.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("bash completion, sourced in bash: commands, each command's options, option values", async () => {
+  // Each case: the words on the line (the last one being completed) → what bash offers.
+  const cases: [string[], string][] = [
+    [["pu"], "push"],
+    [["completions", ""], "bash zsh fish"],
+    [["completions", "z"], "zsh"],
+    [["push", "--mode", ""], "incremental full-refresh"],
+    [["push", "--format", "n"], "ndjson"],
+    [["push", "--dry"], "--dry-run"],
+    [["check", "--js"], "--json"],
+    [["push", "--campaign-id", ""], ""],
+  ];
+  const script = (file: string) =>
+    `source ${file}\n` +
+    cases.map(([words]) =>
+      `COMP_WORDS=(smartlead-sync ${
+        words.map((w) => `'${w}'`).join(" ")
+      }); COMP_CWORD=${words.length}; COMPREPLY=(); _smartlead_sync; echo "\${COMPREPLY[*]}"`
+    ).join("\n");
+  const lines = (await inShell("bash", script)).split("\n");
+  cases.forEach(([words, want], i) => assert.equal(lines[i], want, words.join(" ")));
+});
+
+Deno.test("fish completion, sourced in fish: commands, option values, shells", async () => {
+  const out = await inShell(
+    "fish",
+    (file) =>
+      `source ${file}; for line in "pu" "push --mode " "completions " "push --dry" "push --format "; complete -C "smartlead-sync $line" | string split -f1 \\t | string join ' '; end`,
+  );
+  assert.deepEqual(out.split("\n").slice(0, 5), [
+    "push",
+    "full-refresh incremental",
+    "bash fish zsh",
+    "--dry-run",
+    "csv ndjson",
+  ]);
+});
+
+Deno.test("zsh completion, sourced in zsh: value-taking options declare their values, flags do not", async () => {
+  // zsh's completion functions are stubbed to print what the script asks of them.
+  const out = await inShell(
+    "zsh",
+    (file) =>
+      `compdef() { :; }; _describe() { print -r -- "describe \${(P)2}"; }
+_arguments() { print -rl -- "$@"; }
+source ${file}
+words=(smartlead-sync push x); CURRENT=3; _smartlead-sync
+print -- ---
+words=(smartlead-sync completions ""); CURRENT=3; _smartlead-sync
+print -- ---
+words=(smartlead-sync ""); CURRENT=2; _smartlead-sync`,
+  );
+  const [push, completions, top] = out.split("---\n");
+  const args = push!.trim().split("\n");
+  assert.ok(
+    args.includes("--mode[incremental (default) or full-refresh]:mode:(incremental full-refresh)"),
+  );
+  assert.ok(
+    args.includes(
+      "--format[input format (default\\: from the extension, or sniffed)]:format:(csv ndjson)",
+    ),
+  );
+  assert.ok(args.includes("--dry-run[plan everything, write nothing to Smartlead]"));
+  assert.ok(args.some((a) => /^--rejects\[.*\]:rejects:_files$/.test(a)));
+  assert.ok(args.some((a) => /^--campaign-id\[.*\]:campaign-id: $/.test(a)));
+  assert.equal(args.at(-1), "*:file:_files");
+  assert.deepEqual(completions!.trim().split("\n"), [
+    "--help[show help]",
+    "1:completions:(bash zsh fish)",
+  ]);
+  assert.match(top!, /^describe push:stream CSV\/NDJSON leads into a Smartlead campaign check:/);
 });
 
 Deno.test("mapping shows each column's target without touching the network", async () => {
