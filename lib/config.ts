@@ -1,13 +1,19 @@
 /**
- * The config file (`smartlead-sync.json` in the working directory, or `--config <path>`,
- * or `SMARTLEAD_SYNC_CONFIG`), validated with zod: an unknown or mistyped key is an error
- * naming it. Precedence: flags > environment > config file > defaults.
+ * The config file: JSON with comments (`smartlead-sync.jsonc` in the working directory, else
+ * the older name `smartlead-sync.json`, or `--config <path>`, or `SMARTLEAD_SYNC_CONFIG`),
+ * validated with zod: an unknown or mistyped key is an error naming it. Precedence: flags >
+ * environment > config file > defaults.
  */
 import { z } from "zod";
 import { UsageError } from "./errors.ts";
 import { describeFsError } from "./input/source.ts";
 
-export const DEFAULT_CONFIG_FILE = "smartlead-sync.json";
+/** The file `init` writes and commands read by default: JSON with comments, hence `.jsonc`. */
+export const DEFAULT_CONFIG_FILE = "smartlead-sync.jsonc";
+/** The name earlier versions used; still read when there is no `.jsonc`. */
+export const LEGACY_CONFIG_FILE = "smartlead-sync.json";
+/** What `init` writes as `campaign_id` when it was not told one; explained when read. */
+export const CAMPAIGN_PLACEHOLDER = "<campaign id: run smartlead-sync campaigns>";
 
 const SettingsSchema = z.strictObject({
   ignore_global_block_list: z.boolean().optional(),
@@ -19,7 +25,11 @@ const SettingsSchema = z.strictObject({
 /** The config file's shape. */
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional(),
-  campaign_id: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
+  campaign_id: z.union([
+    z.number().int().positive(),
+    z.string().regex(/^\d+$/),
+    z.literal(CAMPAIGN_PLACEHOLDER),
+  ]).optional(),
   api_key: z.string().min(1).optional(),
   base_url: z.url().optional(),
   tags: z.union([z.array(z.string()), z.string()]).optional(),
@@ -38,7 +48,10 @@ export const ConfigSchema = z.strictObject({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-/** Strips `//` line comments (outside strings), so `init`'s commented file parses. */
+/**
+ * Strips `//` line comments and `/* ... *\/` block comments outside strings (JSONC), keeping
+ * line breaks so that JSON.parse's positions still point at the right line.
+ */
 export function stripJsonComments(text: string): string {
   let out = "";
   let inString = false;
@@ -54,6 +67,11 @@ export function stripJsonComments(text: string): string {
     } else if (c === "/" && text[i + 1] === "/") {
       while (i < text.length && text[i] !== "\n") i++;
       out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      const comment = text.slice(i, end < 0 ? text.length : end + 2);
+      out += comment.replace(/[^\n]/g, " ");
+      i += comment.length - 1;
     } else out += c;
   }
   return out;
@@ -66,17 +84,23 @@ export function stripJsonComments(text: string): string {
 export async function loadConfig(
   path: string | undefined,
 ): Promise<{ config: Config; path?: string }> {
-  const file = path ?? DEFAULT_CONFIG_FILE;
+  if (path === undefined) {
+    // The default file is optional: `.jsonc`, else the older `.json`.
+    for (const name of [DEFAULT_CONFIG_FILE, LEGACY_CONFIG_FILE]) {
+      try {
+        await Deno.stat(name);
+      } catch {
+        continue;
+      }
+      return await loadConfig(name);
+    }
+    return { config: {} };
+  }
+  const file = path;
   let text: string;
   try {
     text = await Deno.readTextFile(file);
   } catch (e) {
-    if (
-      path === undefined &&
-      (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotCapable)
-    ) {
-      return { config: {} };
-    }
     throw new UsageError(
       `cannot read the config file ${file}: ${describeFsError(e)}`,
       "check --config",

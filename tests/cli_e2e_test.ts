@@ -171,7 +171,7 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
     });
     assert.equal(init.code, 0, init.stderr);
     assert.match(init.stderr, /"E-mail Address" → email/);
-    const text = await Deno.readTextFile(`${dir}/smartlead-sync.json`);
+    const text = await Deno.readTextFile(`${dir}/smartlead-sync.jsonc`);
     assert.ok(!text.includes(sb.apiKey));
     assert.match(text, /"campaign_id": 2,/);
     const again = await runCli(["init"], { env, cwd: dir });
@@ -230,6 +230,24 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
       Notes: "line one\r\nline two",
       tags: "cfg",
     });
+
+    // init without a campaign id writes a placeholder that the next command explains.
+    const blank = await Deno.makeTempDir({ dir });
+    const init2 = await runCli(["init"], { env, cwd: blank });
+    assert.equal(init2.code, 0, init2.stderr);
+    assert.match(
+      await Deno.readTextFile(`${blank}/smartlead-sync.jsonc`),
+      /"campaign_id": "<campaign id: run smartlead-sync campaigns>",/,
+    );
+    const placeholder = await runCli(["push", `${TESTDATA}/messy.csv`], {
+      env: noCampaign,
+      cwd: blank,
+    });
+    assert.equal(placeholder.code, 2);
+    assert.equal(
+      placeholder.stderr,
+      "error: smartlead-sync.jsonc: campaign_id is still the placeholder that init wrote — set it to the campaign's id (smartlead-sync campaigns lists them) or pass --campaign-id\n",
+    );
 
     // Unknown and mistyped keys name the key.
     await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify({ campaign_id: 1, batchsize: 10 }));

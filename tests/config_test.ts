@@ -115,6 +115,35 @@ Deno.test("loadConfig", async (t) => {
       '{"a": "x//y \\" // z", \n"b": 1}',
     );
   });
+
+  await t.step("block comments are blanked, keeping lines; /* inside strings stays", () => {
+    assert.equal(
+      stripJsonComments('{/* a\nb */"a": "/* not */", /**/"b": 1}'),
+      '{    \n    "a": "/* not */",     "b": 1}',
+    );
+  });
+
+  await t.step("default file: .jsonc, else the older .json, else none", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "config-test-" });
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      assert.deepEqual(await loadConfig(undefined), { config: {} });
+      await Deno.writeTextFile("smartlead-sync.json", '{"campaign_id": 1}');
+      assert.deepEqual(await loadConfig(undefined), {
+        config: { campaign_id: 1 },
+        path: "smartlead-sync.json",
+      });
+      await Deno.writeTextFile("smartlead-sync.jsonc", '/* new */ {"campaign_id": 2}');
+      assert.deepEqual(await loadConfig(undefined), {
+        config: { campaign_id: 2 },
+        path: "smartlead-sync.jsonc",
+      });
+    } finally {
+      Deno.chdir(cwd);
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 });
 
 function jsonError(text: string): string {

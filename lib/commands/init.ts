@@ -1,7 +1,7 @@
 /** `smartlead-sync init [leads.csv]`: writes a commented starting config (never the key). */
 import { Command } from "commander";
 import { DEFAULT_BASE_URL } from "../client/smartlead.ts";
-import { DEFAULT_CONFIG_FILE } from "../config.ts";
+import { CAMPAIGN_PLACEHOLDER, DEFAULT_CONFIG_FILE } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { describePlan } from "../mapping.ts";
 import { planForFile } from "./mapping.ts";
@@ -16,7 +16,11 @@ export function configTemplate(
     "// Keep the API key out of this file: export SMARTLEAD_API_KEY in the environment instead.",
     "{",
     "  // The campaign leads go to (smartlead-sync check tells whether it exists).",
-    `  "campaign_id": ${opts.campaignId && /^\d+$/.test(opts.campaignId) ? opts.campaignId : 0},`,
+    `  "campaign_id": ${
+      opts.campaignId && /^\d+$/.test(opts.campaignId)
+        ? opts.campaignId
+        : JSON.stringify(CAMPAIGN_PLACEHOLDER)
+    },`,
     `  "base_url": "${DEFAULT_BASE_URL}",`,
     '  // Added to every lead as the custom field "tags".',
     '  "tags": [],',
@@ -49,7 +53,7 @@ export function configTemplate(
 
 export const initCommand = (ctx: CommandContext): Command =>
   new Command("init")
-    .summary("write a commented smartlead-sync.json, showing how a CSV's columns map")
+    .summary("write a commented smartlead-sync.jsonc, showing how a CSV's columns map")
     .argument("[input]", "a CSV or NDJSON file whose header is used")
     .option("--campaign-id <id>", "campaign id to put in the file")
     .option("--config <path>", `where to write (default ./${DEFAULT_CONFIG_FILE})`)

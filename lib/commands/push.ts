@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import type { AddLeadsSettings } from "../client/smartlead.ts";
 import { DEFAULT_BASE_URL, SmartleadClient } from "../client/smartlead.ts";
-import { loadConfig } from "../config.ts";
+import { CAMPAIGN_PLACEHOLDER, loadConfig } from "../config.ts";
 import { env } from "../env.ts";
 import { UsageError } from "../errors.ts";
 import { mergeTags } from "../lead.ts";
@@ -30,7 +30,10 @@ export function campaignOptions(cmd: Command): Command {
       "--base-url <url>",
       `API base URL (env SMARTLEAD_BASE_URL, default ${DEFAULT_BASE_URL})`,
     )
-    .option("--config <path>", "config file (default ./smartlead-sync.json if present)")
+    .option(
+      "--config <path>",
+      "config file (default ./smartlead-sync.jsonc, else ./smartlead-sync.json, if present)",
+    )
     .option(
       "--state <path>",
       "index directory or .db file (default $XDG_STATE_HOME/smartlead-sync)",
@@ -140,6 +143,12 @@ export async function resolvePushOptions(
   registerSecret(apiKey);
   const campaignRaw = str("campaignId") ?? env("SMARTLEAD_CAMPAIGN_ID") ??
     (config.campaign_id !== undefined ? String(config.campaign_id) : undefined);
+  if (campaignRaw === CAMPAIGN_PLACEHOLDER) {
+    throw new UsageError(
+      `${configPath}: campaign_id is still the placeholder that init wrote`,
+      "set it to the campaign's id (smartlead-sync campaigns lists them) or pass --campaign-id",
+    );
+  }
   if (campaignRaw === undefined) {
     throw new UsageError("no campaign id", "pass --campaign-id <id> or set SMARTLEAD_CAMPAIGN_ID");
   }
