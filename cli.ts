@@ -30,6 +30,7 @@ export function buildProgram(ctx: CommandContext): Command {
       `
 Exit codes: 0 done, 1 internal error, 2 usage or unusable input, 3 authentication failed,
 4 campaign not found, 5 Smartlead unavailable, 6 lead credits exhausted, 7 index locked,
+8 the plan deletes more than --max-deletes allows, 9 verify found differences,
 130/143 stopped by SIGINT/SIGTERM after finishing the batches in flight.
 
 Quick start:

@@ -20,6 +20,14 @@
  */
 export { push, PushFailed, type PushOptions, type SyncMode } from "./lib/push.ts";
 /**
+ * `--max-deletes` / `--max-rejects` values (`N` or `P%`) for `PushOptions`.
+ * @example
+ * ```ts
+ * await push({ inputs: ["leads.csv"], campaignId: 1, deleteMissing: true, maxDeletes: parseLimit("--max-deletes", "5%") });
+ * ```
+ */
+export { type Limit, parseLimit } from "./lib/pipeline/guard_rails.ts";
+/**
  * The one HTTP client for Smartlead (auth, redaction, rate limit, retries).
  * @example
  * ```ts

@@ -22,6 +22,10 @@ const SettingsSchema = z.strictObject({
   ignore_duplicate_leads_in_other_campaign: z.boolean().optional(),
 });
 
+/** `--max-deletes` / `--max-rejects` written as a count or a percentage. */
+const LIMIT = /^\s*\d+(\.\d+)?\s*%\s*$|^\s*\d+\s*$/;
+const LIMIT_MESSAGE = 'expected a whole number or a percentage, e.g. 50 or "5%"';
+
 /** The config file's shape. */
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -44,6 +48,10 @@ export const ConfigSchema = z.strictObject({
   mode: z.enum(["incremental", "full-refresh"]).optional(),
   state: z.string().optional(),
   rejects: z.string().optional(),
+  max_deletes: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
+    .optional(),
+  max_rejects: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
+    .optional(),
   settings: SettingsSchema.optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -13,6 +13,10 @@ export const ExitCode = {
   unavailable: 5,
   creditsExhausted: 6,
   locked: 7,
+  /** The plan deletes more leads than `--max-deletes` allows; nothing was written. */
+  deleteLimit: 8,
+  /** `verify`: the index and the campaign differ (like `git diff --exit-code`). */
+  verifyDiffers: 9,
   /** Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15), after the batches in flight. */
   interrupted: 130,
   terminated: 143,

@@ -10,6 +10,13 @@ import { IndexStore } from "./index/store.ts";
 import { readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
 import type { MapOverrides } from "./mapping.ts";
+import {
+  checkDeletes,
+  checkMirror,
+  checkRejects,
+  DeleteLimitError,
+  type Limit,
+} from "./pipeline/guard_rails.ts";
 import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
 import { buildSummary, type Summary } from "./pipeline/report.ts";
 import { Sender } from "./pipeline/send.ts";
@@ -36,6 +43,15 @@ export interface PushOptions {
   dryRun?: boolean;
   mode?: SyncMode;
   deleteMissing?: boolean;
+  /**
+   * The most leads `deleteMissing` may delete, as a count or a share of the indexed leads;
+   * default: 10% of them, at most 1,000. Over it the run stops before any write (exit 8).
+   */
+  maxDeletes?: Limit;
+  /** With `deleteMissing`, also delete leads this tool did not add to the campaign. */
+  deleteForeign?: boolean;
+  /** Rows rejected before the run fails (exit 2) without writing; default: every row. */
+  maxRejects?: Limit;
   retryRejected?: boolean;
   /** Index directory or file; default under $XDG_STATE_HOME. */
   state?: string | undefined;
@@ -208,28 +224,48 @@ export async function push(opts: PushOptions): Promise<Summary> {
     await stageLeads(tap(valid, () => (stopIfAsked(), progress("reading"))), store, stats);
     store.keep(present);
 
+    // Guard rails on the input: too many rejects, or nothing valid to mirror.
+    const fullRefresh = mode === "full-refresh";
+    const deleteMissing = opts.deleteMissing ?? false;
+    checkRejects(stats.rows, stats.rejected, opts.maxRejects, rejects.sample[0]);
+    checkMirror(stats.valid, { deleteMissing, fullRefresh });
+
     // Plan against the index.
     progress("planning");
-    const fullRefresh = mode === "full-refresh";
+    const indexed = store.statusCounts().synced;
     const plan = store.plan({
       fullRefresh,
       retryRejected: opts.retryRejected ?? false,
-      deleteMissing: opts.deleteMissing ?? false,
+      deleteMissing,
+      deleteForeign: opts.deleteForeign ?? false,
     });
     stats.plannedAdds = plan.add;
     stats.plannedUpdates = plan.update;
     stats.plannedDeletes = plan.delete;
     stats.unchanged = plan.unchanged;
     stats.skippedRejected = plan.skippedRejected;
-    const missing = opts.deleteMissing ? store.missing() : [];
-    if (dryRun) {
-      if (missing.length > 0) {
-        log(`would delete ${missing.length} leads absent from this input:`);
-        for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
-        if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
-      }
-      return summarize();
+    stats.planned = true;
+    const missing = deleteMissing ? store.missing({ foreign: opts.deleteForeign ?? false }) : [];
+    stats.keptForeign = deleteMissing && !opts.deleteForeign ? store.missingForeign() : 0;
+    if (dryRun) stats.wouldDelete = missing.map((m) => m.email);
+    if (dryRun && missing.length > 0) {
+      log(`would delete ${missing.length} leads absent from this input:`);
+      for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
+      if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
     }
+    // The deletion limit, checked before any write (and shown by the dry run).
+    try {
+      checkDeletes(missing.length, indexed, opts.maxDeletes);
+    } catch (e) {
+      if (e instanceof DeleteLimitError && !dryRun) {
+        stats.wouldDelete = missing.map((m) => m.email);
+        log(`the plan: add ${plan.add}, update ${plan.update}, delete ${missing.length}:`);
+        for (const m of missing.slice(0, 20)) log(`  ${m.email}`);
+        if (missing.length > 20) log(`  ... and ${missing.length - 20} more (see --dry-run)`);
+      }
+      throw e;
+    }
+    if (dryRun) return summarize();
 
     // Batch → send → commit.
     const sender = new Sender({

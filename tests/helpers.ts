@@ -3,7 +3,9 @@
  * when SMARTLEAD_SYNC_CLI points at it) with the compile task's permissions plus loopback,
  * against a sandbox on port 0.
  */
+import assert from "node:assert/strict";
 import { permissionFlags } from "../scripts/permissions.ts";
+import { type Summary, WOULD_DELETE_SHOWN } from "../lib/pipeline/report.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../lib/sandbox/server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -143,11 +145,71 @@ export async function readAllFiles(dir: string): Promise<Array<{ path: string; t
   return out;
 }
 
-/** Parses the `--json` summary from stdout (exactly one line). */
+/** Parses the `--json` summary from stdout (exactly one line) and checks its identities. */
 export function summaryOf(r: CliResult): Record<string, unknown> {
   const lines = r.stdout.trim().split("\n");
   if (lines.length !== 1) {
     throw new Error(`expected one JSON line on stdout, got:\n${r.stdout}\n${r.stderr}`);
   }
-  return JSON.parse(lines[0]!);
+  const summary = JSON.parse(lines[0]!);
+  assertIdentities(summary);
+  return summary;
+}
+
+/**
+ * The identities every push summary obeys (README, "The --json summary"), whatever the exit:
+ *   rows  = valid + rejected + duplicates_in_input
+ *   valid = added + updated + unchanged + skipped_rejected + rejected_by_smartlead + failed
+ *           + not_sent
+ * plus what follows from them for dry runs and finished runs.
+ */
+export function assertIdentities(summary: Record<string, unknown>): void {
+  // Only push summaries have counts (check, state and verify print other objects).
+  if (!("rows" in summary)) return;
+  const s = summary as unknown as Summary;
+  const counts = [
+    "rows",
+    "valid",
+    "rejected",
+    "duplicates_in_input",
+    "added",
+    "updated",
+    "unchanged",
+    "skipped_rejected",
+    "deleted",
+    "failed",
+    "rejected_by_smartlead",
+    "not_sent",
+    "kept_foreign",
+    "requests",
+    "retries",
+  ] as const;
+  for (const k of counts) {
+    assert.ok(Number.isInteger(s[k]) && s[k] >= 0, `${k} = ${s[k]} in ${JSON.stringify(s)}`);
+  }
+  const why = JSON.stringify(s);
+  assert.equal(s.rows, s.valid + s.rejected + s.duplicates_in_input, `rows: ${why}`);
+  assert.equal(
+    s.valid,
+    s.added + s.updated + s.unchanged + s.skipped_rejected + s.rejected_by_smartlead + s.failed +
+      s.not_sent,
+    `valid: ${why}`,
+  );
+  assert.equal(s.unchanged, s.planned.unchanged, `unchanged: ${why}`);
+  assert.ok(s.retries <= s.requests, `retries: ${why}`);
+  if (s.dry_run) {
+    assert.deepEqual(
+      [s.added, s.updated, s.deleted, s.failed, s.rejected_by_smartlead],
+      [0, 0, 0, 0, 0],
+      `dry run: ${why}`,
+    );
+    assert.equal(s.not_sent, s.planned.add + s.planned.update, `dry run: ${why}`);
+  } else if (s.exit_code === 0) {
+    assert.equal(s.not_sent, 0, `finished: ${why}`);
+    assert.equal(s.deleted, s.planned.delete, `finished: ${why}`);
+  }
+  if (s.would_delete !== undefined) {
+    assert.equal(s.would_delete_count, s.planned.delete, `would_delete: ${why}`);
+    assert.equal(s.would_delete.length, Math.min(s.planned.delete, WOULD_DELETE_SHOWN), why);
+  }
 }

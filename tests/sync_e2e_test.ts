@@ -116,6 +116,8 @@ Deno.test("full refresh resends every row; --delete-missing removes exactly the 
         "--mode",
         "full-refresh",
         "--delete-missing",
+        "--max-deletes",
+        "3",
         "--dry-run",
       ],
       { env },
@@ -129,7 +131,18 @@ Deno.test("full refresh resends every row; --delete-missing removes exactly the 
     );
     assert.equal(sb.state.campaignLeads(1).length, 10);
     const del = await runCli(
-      ["push", csv, "--campaign-id", "1", "--mode", "full-refresh", "--delete-missing", "--json"],
+      [
+        "push",
+        csv,
+        "--campaign-id",
+        "1",
+        "--mode",
+        "full-refresh",
+        "--delete-missing",
+        "--max-deletes",
+        "30%",
+        "--json",
+      ],
       { env },
     );
     assert.equal(del.code, 0, del.stderr);
@@ -278,7 +291,8 @@ Deno.test("write applied but answer lost: nothing lost, and the next rerun sends
       "--json",
     ], { env });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(summaryOf(r).failed, 0);
+    // Resent batches find their leads already in the campaign: added by this run all the same.
+    assert.deepEqual([summaryOf(r).added, summaryOf(r).updated, summaryOf(r).failed], [40, 0, 0]);
     const emails = sb.state.campaignLeads(1).map((l) => l.email);
     assert.equal(emails.length, 40);
     assert.equal(new Set(emails).size, 40);
@@ -300,7 +314,7 @@ Deno.test("leads Smartlead refuses are recorded, reported, and retried only when
       env,
     });
     const s1 = summaryOf(r1);
-    assert.deepEqual([s1.added, s1.rejected_by_smartlead, s1.rejected], [1, 1, 1]);
+    assert.deepEqual([s1.added, s1.rejected_by_smartlead, s1.rejected], [1, 1, 0]);
     const rej = JSON.parse((await Deno.readTextFile(rejects)).trim());
     assert.deepEqual([rej.line, rej.reason, rej.row.email], [
       3,
@@ -330,24 +344,29 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
       missing_from_index: [],
       missing_from_smartlead: [],
       lead_id_mismatches: [],
+      foreign: 0,
       repaired: false,
     });
     // Someone deletes a lead in Smartlead and adds another by hand.
     const victim = sb.state.campaignLeads(1)[1]!;
     sb.state.deleteLead(1, victim.id);
     sb.state.addLeads(1, [{ email: "manual@ex.com" }]);
-    const drift = JSON.parse(
-      (await runCli(["verify", "--campaign-id", "1", "--json"], { env })).stdout,
-    );
+    const differs = await runCli(["verify", "--campaign-id", "1", "--json"], { env });
+    assert.equal(differs.code, 9, differs.stderr); // like git diff --exit-code
+    const drift = JSON.parse(differs.stdout);
     assert.deepEqual(drift.missing_from_index, ["manual@ex.com"]);
     assert.deepEqual(drift.missing_from_smartlead, [victim.email]);
-    const fixed = JSON.parse(
-      (await runCli(["verify", "--campaign-id", "1", "--repair", "--json"], { env })).stdout,
-    );
+    const human = await runCli(["verify", "--campaign-id", "1"], { env });
+    assert.equal(human.code, 9);
+    assert.match(human.stderr, /they differ \(exit 9\): run verify --repair to fix the index\n$/);
+    const repaired = await runCli(["verify", "--campaign-id", "1", "--repair", "--json"], { env });
+    assert.equal(repaired.code, 0, repaired.stderr);
+    const fixed = JSON.parse(repaired.stdout);
     assert.equal(fixed.repaired, true);
-    const after = JSON.parse(
-      (await runCli(["verify", "--campaign-id", "1", "--json"], { env })).stdout,
-    );
+    assert.equal(fixed.foreign, 1); // manual@ex.com, which this tool did not add
+    const agrees = await runCli(["verify", "--campaign-id", "1", "--json"], { env });
+    assert.equal(agrees.code, 0, agrees.stderr);
+    const after = JSON.parse(agrees.stdout);
     assert.deepEqual([after.missing_from_index, after.missing_from_smartlead], [[], []]);
     // The next push re-adds the deleted lead and nothing else.
     const mark = sb.requests.length;
@@ -390,7 +409,18 @@ Deno.test("--delete-missing keeps leads whose row is present but rejected for an
     rows[1]![2] = "x".repeat(10_001); // person1's title is now too long: rejected, but present
     await Deno.writeTextFile(csv, csvOf(rows.slice(0, 2)));
     const r = await runCli(
-      ["push", csv, "--campaign-id", "1", "--mode", "full-refresh", "--delete-missing", "--json"],
+      [
+        "push",
+        csv,
+        "--campaign-id",
+        "1",
+        "--mode",
+        "full-refresh",
+        "--delete-missing",
+        "--max-deletes",
+        "1",
+        "--json",
+      ],
       { env },
     );
     assert.equal(r.code, 0, r.stderr);

@@ -67,6 +67,8 @@ interface Answer {
   status: number;
   text: string;
   json: unknown;
+  /** An earlier attempt may have been applied (no answer, a timeout or a 5xx). */
+  resent: boolean;
 }
 
 export class SmartleadClient {
@@ -113,15 +115,21 @@ export class SmartleadClient {
     return parsed.data;
   }
 
-  /** `POST /campaigns/{id}/leads`. Returns the parsed answer, every counter kept. */
+  /**
+   * `POST /campaigns/{id}/leads`. Returns the parsed answer, every counter kept. Sets
+   * `attempt.resent` when an earlier attempt may have been applied (its answer was lost or
+   * was a 5xx), so that "already in the campaign" may mean "added by that attempt".
+   */
   async addLeads(
     campaignId: number,
     leads: readonly LeadPayload[],
     settings: AddLeadsSettings,
+    attempt?: { resent: boolean },
   ): Promise<AddLeadsResponse & Record<string, unknown>> {
     const answer = await this.#request("POST", `/campaigns/${campaignId}/leads`, {
       body: { lead_list: leads, settings },
     });
+    if (attempt) attempt.resent = answer.resent;
     return parseOrThrow(AddLeadsResponseSchema, answer, "add leads");
   }
 
@@ -170,6 +178,7 @@ export class SmartleadClient {
     const { real, shown } = this.#url(path, opts.query);
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     let lastProblem = "";
+    let resent = false;
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       await this.limiter.acquire();
       this.requests++;
@@ -195,13 +204,17 @@ export class SmartleadClient {
           : `network error: ${redact(e instanceof Error ? e.message : String(e))}`;
         lastProblem = why;
         this.#debug?.(`← ${method} ${shown}: ${why}`);
-        if (attempt < this.#maxAttempts) await this.#backoff(attempt);
+        resent = true;
+        if (attempt < this.#maxAttempts) {
+          this.retries++;
+          await this.#backoff(attempt);
+        }
         continue;
       }
       this.limiter.observe(res.headers);
       this.#debug?.(`← ${res.status} ${method} ${shown}: ${redact(text.slice(0, 500))}`);
       const json = tryJson(text);
-      if (res.ok) return { status: res.status, text, json };
+      if (res.ok) return { status: res.status, text, json, resent };
       if (res.status === 401 || res.status === 403) {
         throw new AuthError(
           `Smartlead refused the API key (HTTP ${res.status}${messageOf(json, text)})`,
@@ -211,6 +224,7 @@ export class SmartleadClient {
       if (res.status === 429 || res.status >= 500) {
         lastProblem = `HTTP ${res.status}${messageOf(json, text)}`;
         if (attempt >= this.#maxAttempts) break;
+        if (res.status >= 500) resent = true;
         this.retries++;
         const retryAfter = parseRetryAfter(res.headers.get("retry-after"));
         if (res.status === 429 && retryAfter !== undefined) {
@@ -233,7 +247,6 @@ export class SmartleadClient {
   }
 
   async #backoff(attempt: number): Promise<void> {
-    this.retries++;
     const cap = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** (attempt - 1));
     // "Equal jitter": never less than half the step, so retries really spread out.
     await this.#sleep(cap / 2 + Math.random() * cap / 2);

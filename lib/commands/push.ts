@@ -8,6 +8,7 @@ import { env } from "../env.ts";
 import { UsageError } from "../errors.ts";
 import { mergeTags } from "../lead.ts";
 import { parseMapFlags } from "../mapping.ts";
+import { parseLimit } from "../pipeline/guard_rails.ts";
 import { formatSummary } from "../pipeline/report.ts";
 import { ProgressLine } from "../progress.ts";
 import { push, PushFailed, type PushOptions, type SyncMode } from "../push.ts";
@@ -81,6 +82,18 @@ export const pushCommand = (ctx: CommandContext): Command =>
       "--delete-missing",
       "also delete from the campaign indexed leads absent from this input",
     )
+    .option(
+      "--max-deletes <N|P%>",
+      "stop before any write when the plan deletes more (default: 10% of the indexed leads, at most 1000)",
+    )
+    .option(
+      "--delete-foreign",
+      "with --delete-missing, also delete leads smartlead-sync did not add to the campaign",
+    )
+    .option(
+      "--max-rejects <N|P%>",
+      "fail (exit 2, nothing written) when more rows are rejected (default: when every row is)",
+    )
     .option("--retry-rejected", "send again rows Smartlead refused before, even if unchanged")
     .option("--dry-run", "plan everything, write nothing to Smartlead")
     .option("--json", "print one JSON summary object on stdout")
@@ -104,6 +117,7 @@ Examples:
   smartlead-sync push a.csv b.ndjson.gz --tags webinar,2026 --rejects rejects.ndjson
   psql -c "copy (select * from leads) to stdout csv header" | smartlead-sync push - --campaign-id 123
   smartlead-sync push export.csv --mode full-refresh --delete-missing --dry-run
+  smartlead-sync push export.csv --mode full-refresh --delete-missing --max-deletes 250
 
 Cron (one run per index at a time; a second one exits 7):
   0 2 * * * . /etc/smartlead.env; smartlead-sync push /data/leads.csv --campaign-id 123 --quiet --json >> /var/log/leads.jsonl`,
@@ -201,6 +215,7 @@ export async function resolvePushOptions(
     dryRun: flags.dryRun === true,
     mode,
     deleteMissing: flags.deleteMissing === true,
+    deleteForeign: flags.deleteForeign === true,
     retryRejected: flags.retryRejected === true,
     state: str("state") ?? config.state,
     settings,
@@ -210,6 +225,16 @@ export async function resolvePushOptions(
     quiet: flags.quiet === true,
   };
   if (rate) opts.rate = rate;
+  for (
+    const [flag, key, field] of [
+      ["--max-deletes", "maxDeletes", "max_deletes"],
+      ["--max-rejects", "maxRejects", "max_rejects"],
+    ] as const
+  ) {
+    const value = str(key) ?? config[field];
+    const name = str(key) !== undefined ? flag : `${configPath}: ${field}`;
+    if (value !== undefined) opts[key] = parseLimit(name, value);
+  }
   const attempts = intOption("--max-attempts", str("maxAttempts"), 1, 100);
   if (attempts !== undefined) opts.maxAttempts = attempts;
   if (timeout !== undefined) opts.timeoutMs = timeout * 1000;

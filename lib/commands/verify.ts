@@ -1,9 +1,10 @@
 /**
  * `smartlead-sync verify`: pages the campaign roster and compares it with the index;
- * `--repair` brings the index in line with Smartlead.
+ * `--repair` brings the index in line with Smartlead. Exits 9 when they differ (and were
+ * not repaired), 0 when they agree, like `git diff --exit-code`.
  */
 import { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { ExitCode, UsageError } from "../errors.ts";
 import { acquireLock } from "../index/lock.ts";
 import { fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
@@ -18,13 +19,18 @@ export interface VerifyReport {
   missing_from_index: string[];
   missing_from_smartlead: string[];
   lead_id_mismatches: Array<{ email: string; index: number | null; smartlead: number }>;
+  /** Synced leads in the index that this tool did not add (`--delete-missing` keeps them). */
+  foreign: number;
   repaired: boolean;
 }
 
 export const verifyCommand = (ctx: CommandContext): Command =>
   campaignOptions(new Command("verify"))
     .summary("compare the campaign in Smartlead with the local index")
-    .option("--repair", "make the index agree with Smartlead")
+    .option(
+      "--repair",
+      "make the index agree with Smartlead (leads it did not add are kept as someone else's)",
+    )
     .option("--json", "print the report as JSON on stdout")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
     .action(async (flags: Record<string, unknown>) => {
@@ -53,12 +59,15 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           missing_from_index: [],
           missing_from_smartlead: [],
           lead_id_mismatches: [],
+          foreign: 0,
           repaired: false,
         };
         const seen = new Set<string>();
+        const foreign = new Set<string>();
         for (const lead of store.all()) {
           if (lead.status !== "synced") continue;
           report.in_index++;
+          if (lead.origin === "foreign") foreign.add(lead.email);
           seen.add(lead.email);
           const id = remote.get(lead.email);
           if (id === undefined) report.missing_from_smartlead.push(lead.email);
@@ -75,19 +84,25 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         }
         if (repair) {
           // Leads only Smartlead has: known, but their payload is unknown (hash "?"), so the
-          // next push sends an update for them, which is what makes both sides agree.
+          // next push sends an update for them, which is what makes both sides agree. This
+          // tool did not add them, so --delete-missing leaves them alone (unless
+          // --delete-foreign): an index rebuilt from the campaign deletes nothing by itself.
           store.record(
             report.missing_from_index.map((email) => ({
               email,
               hash: "?",
               status: "synced" as const,
               leadId: remote.get(email)!,
+              origin: "foreign" as const,
             })),
           );
+          for (const email of report.missing_from_index) foreign.add(email);
+          for (const email of report.missing_from_smartlead) foreign.delete(email);
           store.forget(report.missing_from_smartlead);
           store.setLeadIds([...remote.entries()]);
           report.repaired = true;
         }
+        report.foreign = foreign.size;
         const clean = report.missing_from_index.length === 0 &&
           report.missing_from_smartlead.length === 0 && report.lead_id_mismatches.length === 0;
         if (flags.json) ctx.output.out(JSON.stringify(report) + "\n");
@@ -99,15 +114,20 @@ export const verifyCommand = (ctx: CommandContext): Command =>
             `in the index but not in Smartlead: ${report.missing_from_smartlead.length}`,
             ...report.missing_from_smartlead.slice(0, 20).map((e) => `  ${e}`),
             `lead id mismatches: ${report.lead_id_mismatches.length}`,
+            ...(report.foreign
+              ? [
+                `not added by smartlead-sync: ${report.foreign} (--delete-missing keeps them unless --delete-foreign)`,
+              ]
+              : []),
             clean
               ? "the index agrees with Smartlead"
               : repair
               ? "repaired: the index now agrees with Smartlead"
-              : "run verify --repair to fix the index",
+              : "they differ (exit 9): run verify --repair to fix the index",
           ];
           ctx.output.err(lines.join("\n") + "\n");
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = clean || repair ? ExitCode.ok : ExitCode.verifyDiffers;
       } finally {
         store.close();
         lock?.release();

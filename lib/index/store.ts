@@ -9,9 +9,16 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { UsageError } from "../errors.ts";
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export type LeadStatus = "synced" | "rejected" | "pending";
+
+/**
+ * Who put the lead in the campaign: `tool`, this tool's add-leads (the only leads
+ * `--delete-missing` deletes by default), or `foreign`, someone else (found by
+ * `verify --repair`, or already in the campaign when this tool first sent it).
+ */
+export type LeadOrigin = "tool" | "foreign";
 
 /** A staged row, as it will be sent. */
 export interface StagedLead {
@@ -21,6 +28,10 @@ export interface StagedLead {
   line: number;
   payload: string;
   leadId: number | null;
+  /** The lead's status in the index before this run (null: not indexed); set by planned(). */
+  indexed?: LeadStatus | null;
+  /** The lead's origin in the index before this run; set by planned(). */
+  origin?: LeadOrigin | null;
 }
 
 /** What the index knows of one lead. */
@@ -32,6 +43,7 @@ export interface IndexedLead {
   reason: string | null;
   first_synced_at: number | null;
   last_synced_at: number | null;
+  origin: LeadOrigin;
 }
 
 /** Counts per plan category. */
@@ -65,7 +77,14 @@ const MIGRATIONS: string[] = [
      exit_code integer,
      summary text
    );`,
+  // 2: who added each lead. Rows synced before this version were sent by this tool.
+  `alter table leads add column origin text not null default 'tool'
+     check (origin in ('tool','foreign'));`,
 ];
+
+/** The leads table's columns other than origin, qualified by the alias `l`. */
+const LEAD_COLUMNS = "l.email, l.hash, l.lead_id, l.status, l.reason, l.first_synced_at, " +
+  "l.last_synced_at";
 
 /** Staged rows bound per insert statement (6 parameters each). */
 const STAGE_ROWS_PER_INSERT = 64;
@@ -80,6 +99,8 @@ export class IndexStore {
   readonly db: DatabaseSync;
   readonly readOnly: boolean;
   #stmts = new Map<string, StatementSync>();
+  /** SQL for a lead's origin: a read-only index of schema 1 has no column (all `tool`). */
+  #origin = "l.origin";
   #staged = 0;
   /** No rows were staged since duplicates were last collapsed (and the email index made). */
   #folded = false;
@@ -101,6 +122,7 @@ export class IndexStore {
       );
     }
     if (!this.readOnly) this.#migrate();
+    else if (!this.#hasColumn("leads", "origin")) this.#origin = "'tool'";
     // The run's staging layout: run_staged, append-only in input order (seq is the rowid);
     // run_plan, the action of each staged row keyed by (action, seq); run_rows, a view
     // joining them (action null until planned); run_keep, see keep().
@@ -136,6 +158,15 @@ export class IndexStore {
         this.db.exec("rollback");
         throw e;
       }
+    }
+  }
+
+  #hasColumn(table: string, column: string): boolean {
+    try {
+      return this.db.prepare(`select 1 from pragma_table_info('${table}') where name = ?`)
+        .get(column) !== undefined;
+    } catch {
+      return false;
     }
   }
 
@@ -248,7 +279,14 @@ export class IndexStore {
    * Decides, in SQL, what happens to every staged lead: add, update, unchanged, or
    * skip_rejected (Smartlead refused this exact payload before). Returns the counts.
    */
-  plan(opts: { fullRefresh: boolean; retryRejected: boolean; deleteMissing: boolean }): PlanCounts {
+  plan(
+    opts: {
+      fullRefresh: boolean;
+      retryRejected: boolean;
+      deleteMissing: boolean;
+      deleteForeign?: boolean;
+    },
+  ): PlanCounts {
     const full = opts.fullRefresh ? 1 : 0;
     const retry = opts.retryRejected ? 1 : 0;
     this.#fold();
@@ -285,14 +323,17 @@ export class IndexStore {
       else if (action === "unchanged") counts.unchanged = n;
       else if (action === "skip_rejected") counts.skippedRejected = n;
     }
-    if (opts.deleteMissing) counts.delete = this.missing().length;
+    if (opts.deleteMissing) {
+      counts.delete = this.missing({ foreign: opts.deleteForeign ?? false }).length;
+    }
     return counts;
   }
 
   /** The planned leads of one kind, in input order, `size` at a time (keyset pages). */
   *planned(kind: PlanKind, size: number): Generator<StagedLead[]> {
     const stmt = this.db.prepare(
-      `select r.email, r.seq, r.hash, r.source, r.line, r.payload, l.lead_id as leadId
+      `select r.email, r.seq, r.hash, r.source, r.line, r.payload, l.lead_id as leadId,
+         l.status as indexed, ${this.#origin} as origin
        from run_rows r left join main.leads l on l.email = r.email
        where r.action = ? and r.seq > ? order by r.seq limit ?`,
     );
@@ -306,13 +347,27 @@ export class IndexStore {
     }
   }
 
-  /** Synced leads in the index that this run's input does not contain. */
-  missing(): IndexedLead[] {
+  /**
+   * Synced leads in the index that this run's input does not contain, in email order;
+   * only those this tool added unless `foreign` (then every origin).
+   */
+  missing(opts: { foreign: boolean }): IndexedLead[] {
     return this.db.prepare(
-      `select l.* from main.leads l where l.status = 'synced'
+      `select ${LEAD_COLUMNS}, ${this.#origin} as origin from main.leads l
+       where l.status = 'synced' and (${opts.foreign ? 1 : 0} or ${this.#origin} = 'tool')
        and not exists (select 1 from run_rows r where r.email = l.email)
        and not exists (select 1 from run_keep k where k.email = l.email) order by l.email`,
     ).all() as unknown as IndexedLead[];
+  }
+
+  /** How many synced leads absent from this run's input were not added by this tool. */
+  missingForeign(): number {
+    return (this.db.prepare(
+      `select count(*) as n from main.leads l where l.status = 'synced'
+       and ${this.#origin} = 'foreign'
+       and not exists (select 1 from run_rows r where r.email = l.email)
+       and not exists (select 1 from run_keep k where k.email = l.email)`,
+    ).get() as { n: number }).n;
   }
 
   /**
@@ -335,6 +390,8 @@ export class IndexStore {
       status: LeadStatus;
       leadId?: number | null;
       reason?: string | null;
+      /** Who added the lead to the campaign (the caller keeps an indexed lead's own). */
+      origin: LeadOrigin;
     }>,
   ): void {
     if (outcomes.length === 0) return;
@@ -346,18 +403,22 @@ export class IndexStore {
       o.status,
       o.reason ?? null,
       o.status === "synced" ? now : null,
+      o.origin,
     ]);
     this.db.exec("begin immediate");
     try {
       this.#stmt(
-        `insert into leads(email, hash, lead_id, status, reason, first_synced_at, last_synced_at, updated_at)
-         select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>5, ${now}
+        `insert into leads(email, hash, lead_id, status, reason, first_synced_at, last_synced_at,
+           updated_at, origin)
+         select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>5, ${now},
+           value->>6
          from json_each(?) where true
          on conflict(email) do update set
            hash = excluded.hash,
            lead_id = coalesce(excluded.lead_id, leads.lead_id),
            status = excluded.status,
            reason = excluded.reason,
+           origin = excluded.origin,
            first_synced_at = coalesce(leads.first_synced_at, excluded.first_synced_at),
            last_synced_at = coalesce(excluded.last_synced_at, leads.last_synced_at),
            updated_at = excluded.updated_at`,
@@ -403,14 +464,18 @@ export class IndexStore {
   }
 
   lookup(email: string): IndexedLead | undefined {
-    return this.#stmt("select * from leads where email = ?").get(email) as unknown as
-      | IndexedLead
-      | undefined;
+    return this.#stmt(
+      `select ${LEAD_COLUMNS}, ${this.#origin} as origin from leads l where email = ?`,
+    ).get(email) as unknown as IndexedLead | undefined;
   }
 
   /** Every indexed lead, ordered by email. */
   *all(): Generator<IndexedLead> {
-    for (const row of this.db.prepare("select * from leads order by email").iterate()) {
+    for (
+      const row of this.db.prepare(
+        `select ${LEAD_COLUMNS}, ${this.#origin} as origin from leads l order by email`,
+      ).iterate()
+    ) {
       yield row as unknown as IndexedLead;
     }
   }

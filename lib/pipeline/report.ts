@@ -1,7 +1,15 @@
 /** Stage: the run's outcome as the `--json` summary object and as lines for people. */
 import type { RunStats } from "./stats.ts";
 
-/** The `--json` summary. */
+/** How many leads `would_delete` lists at most (`would_delete_count` has them all). */
+export const WOULD_DELETE_SHOWN = 1000;
+
+/**
+ * The `--json` summary. Its counts obey, on every exit (README, "The --json summary"):
+ *   rows  = valid + rejected + duplicates_in_input
+ *   valid = added + updated + unchanged + skipped_rejected + rejected_by_smartlead + failed
+ *           + not_sent
+ */
 export interface Summary {
   campaign_id: number;
   mode: "incremental" | "full-refresh";
@@ -17,6 +25,13 @@ export interface Summary {
   deleted: number;
   failed: number;
   rejected_by_smartlead: number;
+  /** Planned to be sent but not sent: a dry run, or a run that stopped first. */
+  not_sent: number;
+  /** Leads absent from the input that this tool did not add: kept (see --delete-foreign). */
+  kept_foreign: number;
+  /** Dry runs and runs stopped by the deletion limit: the leads the plan deletes. */
+  would_delete?: string[];
+  would_delete_count?: number;
   requests: number;
   retries: number;
   rate_limit_wait_ms: number;
@@ -47,13 +62,16 @@ export function buildSummary(
     error?: string;
   },
 ): Summary {
+  // Valid rows that are not a later row's duplicate: one per lead.
+  const valid = stats.valid - stats.duplicatesInInput;
+  const outcomes = stats.added + stats.updated + stats.failed + stats.rejectedBySmartlead;
   const s: Summary = {
     campaign_id: info.campaignId,
     mode: info.mode,
     dry_run: info.dryRun,
     rows: stats.rows,
-    valid: stats.valid,
-    rejected: stats.rejected + stats.rejectedBySmartlead,
+    valid,
+    rejected: stats.rejected,
     duplicates_in_input: stats.duplicatesInInput,
     added: stats.added,
     updated: stats.updated,
@@ -62,6 +80,8 @@ export function buildSummary(
     deleted: stats.deleted,
     failed: stats.failed,
     rejected_by_smartlead: stats.rejectedBySmartlead,
+    not_sent: stats.planned ? stats.plannedAdds + stats.plannedUpdates - outcomes : valid,
+    kept_foreign: stats.keptForeign,
     requests: info.requests,
     retries: info.retries,
     rate_limit_wait_ms: Math.round(info.waitedMs),
@@ -77,6 +97,10 @@ export function buildSummary(
     duration_ms: Math.round(performance.now() - info.startedAt),
     exit_code: info.exitCode,
   };
+  if (stats.wouldDelete !== undefined) {
+    s.would_delete = stats.wouldDelete.slice(0, WOULD_DELETE_SHOWN);
+    s.would_delete_count = stats.wouldDelete.length;
+  }
   if (info.error !== undefined) s.error = info.error;
   if (stats.batches.length > 0) s.batches = stats.batches;
   return s;
@@ -102,12 +126,17 @@ export function formatSummary(s: Summary, verbose = false): string[] {
     `${head}: ${n(s.rows)} rows read, ${n(s.valid)} valid, ${n(s.rejected)} rejected, ` +
       `${n(s.duplicates_in_input)} duplicates in the input`,
   );
+  const kept = s.kept_foreign
+    ? `, ${s.dry_run ? "keep" : "kept"} ${
+      n(s.kept_foreign)
+    } absent but not added by smartlead-sync (--delete-foreign deletes them)`
+    : "";
   if (s.dry_run) {
     lines.push(
       `would add ${n(s.planned.add)}, update ${n(s.planned.update)}, leave ${
         n(s.planned.unchanged)
       } unchanged${s.planned.delete ? `, delete ${n(s.planned.delete)}` : ""}` +
-        (s.skipped_rejected ? `, skip ${n(s.skipped_rejected)} refused before` : ""),
+        (s.skipped_rejected ? `, skip ${n(s.skipped_rejected)} refused before` : "") + kept,
     );
   } else {
     lines.push(
@@ -115,10 +144,11 @@ export function formatSummary(s: Summary, verbose = false): string[] {
         (s.deleted ? `, deleted ${n(s.deleted)}` : "") +
         (s.rejected_by_smartlead ? `, refused by Smartlead ${n(s.rejected_by_smartlead)}` : "") +
         (s.failed ? `, not confirmed ${n(s.failed)} (sent again next run)` : "") +
-        (s.skipped_rejected ? `, skipped ${n(s.skipped_rejected)} refused before` : ""),
+        (s.skipped_rejected ? `, skipped ${n(s.skipped_rejected)} refused before` : "") +
+        (s.not_sent ? `, not sent ${n(s.not_sent)}` : "") + kept,
     );
   }
-  if (s.rejected > 0) {
+  if (s.rejected + s.rejected_by_smartlead > 0) {
     lines.push(
       s.rejects_file
         ? `rejects written to ${s.rejects_file}`

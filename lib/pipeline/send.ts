@@ -10,8 +10,8 @@ import {
   SmartleadRequestError,
 } from "../client/smartlead.ts";
 import { emailsIn, numericCounters } from "../client/schemas.ts";
-import { CreditsExhaustedError, SyncError, UnavailableError } from "../errors.ts";
-import type { IndexStore, LeadStatus, StagedLead } from "../index/store.ts";
+import { CreditsExhaustedError, UnavailableError } from "../errors.ts";
+import type { IndexStore, LeadOrigin, LeadStatus, StagedLead } from "../index/store.ts";
 import { normalizeEmail } from "../lead.ts";
 import type { RejectsWriter } from "./rejects.ts";
 import { runPool } from "./pool.ts";
@@ -23,7 +23,11 @@ interface Outcome {
   status: LeadStatus;
   leadId?: number | null;
   reason?: string | null;
+  origin: LeadOrigin;
 }
+
+/** The origin the index gives a lead it knew before this run (new leads: this tool's). */
+const originOf = (lead: StagedLead): LeadOrigin => lead.origin ?? "tool";
 
 export interface SenderOptions {
   client: SmartleadClient;
@@ -76,8 +80,14 @@ export class Sender {
     const { client, store, campaignId, settings, stats } = this.#o;
     const payloads = batch.map((b) => JSON.parse(b.payload) as LeadPayload);
     let resp: Awaited<ReturnType<SmartleadClient["addLeads"]>>;
+    const attempt = { resent: false };
     try {
-      resp = await client.addLeads(campaignId, payloads, { ...settings, return_lead_ids: true });
+      resp = await client.addLeads(
+        campaignId,
+        payloads,
+        { ...settings, return_lead_ids: true },
+        attempt,
+      );
     } catch (e) {
       if (e instanceof SmartleadRequestError && [400, 413, 422].includes(e.status)) {
         if (batch.length > 1) {
@@ -89,10 +99,8 @@ export class Sender {
         await this.#refuse(batch[0]!, `Smartlead refused it: ${e.message.replace(/^.*?: /, "")}`);
         return;
       }
-      if (e instanceof SyncError && !(e instanceof SmartleadRequestError)) {
-        this.#pending(batch);
-        throw e;
-      }
+      // Anything else: the batch may or may not have been applied; it is sent again.
+      this.#pending(batch);
       throw e;
     }
     const counters = numericCounters(resp);
@@ -125,6 +133,7 @@ export class Sender {
     }
     const outcomes: Outcome[] = [];
     const refused: Array<[StagedLead, string]> = [];
+    const present: StagedLead[] = [];
     for (const lead of applied) {
       const e = lead.email;
       if (invalid.has(e)) refused.push([lead, "Smartlead: invalid email"]);
@@ -133,21 +142,50 @@ export class Sender {
         refused.push([lead, "Smartlead: skipped, the lead is in another campaign"]);
       } else if (haveMap && !fresh.has(e) && !existing.has(e) && !other.has(e)) {
         refused.push([lead, "Smartlead did not add it (block list or bounce list)"]);
-      } else {
-        const leadId = fresh.get(e) ?? existing.get(e) ?? other.get(e) ?? lead.leadId ?? null;
-        outcomes.push({ email: e, hash: lead.hash, status: "synced", leadId });
-        if (haveMap && existing.has(e)) stats.updated++;
-        else if (haveMap) stats.added++;
-      }
+      } else present.push(lead);
     }
-    if (!haveMap) {
-      // Without the id map, Smartlead's own counters tell added from already present.
-      const already = counters.already_added_to_campaign ?? 0;
-      stats.updated += already;
-      stats.added += counters.total_leads ?? Math.max(0, outcomes.length - already);
+    // "Already in the campaign" means: updated when the index had the lead synced; added by
+    // this tool when an earlier attempt may have applied the batch (this request was resent,
+    // or an earlier run's batch was never confirmed); someone else's lead otherwise.
+    const ours = (lead: StagedLead) =>
+      attempt.resent || (lead.indexed === "pending" && originOf(lead) === "tool");
+    // Without the id map only the counter says how many were already there, not which:
+    // those beyond the synced ones are counted as updated, and every lead the index did not
+    // have is kept as someone else's (so that --delete-missing leaves it alone).
+    const syncedBefore = present.filter((l) => l.indexed === "synced").length;
+    let othersLeft = haveMap
+      ? 0
+      : Math.max(0, (counters.already_added_to_campaign ?? 0) - syncedBefore);
+    const unsure = othersLeft > 0;
+    for (const lead of present) {
+      const e = lead.email;
+      const leadId = fresh.get(e) ?? existing.get(e) ?? other.get(e) ?? lead.leadId ?? null;
+      let origin: LeadOrigin = "tool";
+      let updated = false;
+      if (lead.indexed === "synced" && (!haveMap || existing.has(e))) {
+        [origin, updated] = [originOf(lead), true];
+      } else if (haveMap ? !existing.has(e) : !unsure) {
+        // Joined the campaign with this request.
+      } else if (ours(lead)) {
+        // Added by an earlier attempt whose answer was lost.
+      } else if (haveMap) [origin, updated] = ["foreign", true];
+      else {
+        origin = "foreign";
+        updated = othersLeft > 0;
+        if (updated) othersLeft--;
+      }
+      outcomes.push({ email: e, hash: lead.hash, status: "synced", leadId, origin });
+      if (updated) stats.updated++;
+      else stats.added++;
     }
     for (const [lead, reason] of refused) {
-      outcomes.push({ email: lead.email, hash: lead.hash, status: "rejected", reason });
+      outcomes.push({
+        email: lead.email,
+        hash: lead.hash,
+        status: "rejected",
+        reason,
+        origin: originOf(lead),
+      });
     }
     store.record(outcomes);
     stats.sent += applied.length;
@@ -177,13 +215,16 @@ export class Sender {
         hash: b.hash,
         status: "pending" as const,
         leadId: b.leadId,
+        origin: originOf(b),
       })),
     );
   }
 
   async #refuse(lead: StagedLead, reason: string): Promise<void> {
     this.#o.stats.rejectedBySmartlead++;
-    this.#o.store.record([{ email: lead.email, hash: lead.hash, status: "rejected", reason }]);
+    this.#o.store.record([
+      { email: lead.email, hash: lead.hash, status: "rejected", reason, origin: originOf(lead) },
+    ]);
     await this.#o.rejects.write({
       source: lead.source,
       line: lead.line,
@@ -243,7 +284,9 @@ export class Sender {
       this.#pending([lead]);
       throw e;
     }
-    store.record([{ email: lead.email, hash: lead.hash, status: "synced", leadId }]);
+    store.record([
+      { email: lead.email, hash: lead.hash, status: "synced", leadId, origin: originOf(lead) },
+    ]);
     stats.updated++;
     stats.sent++;
     return undefined;

@@ -15,6 +15,12 @@ export class RunStats {
   plannedAdds = 0;
   plannedUpdates = 0;
   plannedDeletes = 0;
+  /** The plan was made (every distinct valid lead has an action). */
+  planned = false;
+  /** Leads absent from the input that this tool did not add, left alone (no --delete-foreign). */
+  keptForeign = 0;
+  /** The leads a dry run (or a run stopped by the deletion limit) would delete. */
+  wouldDelete: string[] | undefined = undefined;
   /** Every numeric counter of the add-leads answers, summed. */
   smartlead: Record<string, number> = {};
   /** Per-batch counters, kept for `--verbose`. */
