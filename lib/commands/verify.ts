@@ -3,10 +3,13 @@
  * `--repair` brings the index in line with Smartlead.
  */
 import { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { IndexDamagedError, UsageError } from "../errors.ts";
 import { acquireLock } from "../index/lock.ts";
-import { fileExists, resolveIndexPath } from "../index/paths.ts";
+import { moveAside } from "../index/open.ts";
+import { dirname, fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
+import { environmentError } from "../os_errors.ts";
+import { fileError, makePrivateDir } from "../private_files.ts";
 import { normalizeEmail } from "../lead.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
@@ -19,6 +22,23 @@ export interface VerifyReport {
   missing_from_smartlead: string[];
   lead_id_mismatches: Array<{ email: string; index: number | null; smartlead: number }>;
   repaired: boolean;
+}
+
+/**
+ * The index to compare; with `--repair`, a damaged one is moved aside (kept, renamed
+ * `.damaged-<time>`) and an empty one takes its place, to be rebuilt from the roster.
+ */
+function openForVerify(ctx: CommandContext, path: string, repair: boolean): IndexStore {
+  try {
+    return new IndexStore(path, { readOnly: !repair });
+  } catch (e) {
+    if (!repair || !(e instanceof IndexDamagedError)) throw e;
+    const aside = moveAside(path);
+    ctx.output.err(
+      `the index ${path} is damaged (${e.reason}): moved it to ${aside}; rebuilding it from the campaign\n`,
+    );
+    return new IndexStore(path);
+  }
 }
 
 export const verifyCommand = (ctx: CommandContext): Command =>
@@ -40,8 +60,19 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           "run push first, or verify --repair to build it from Smartlead",
         );
       }
+      if (repair) {
+        await makePrivateDir(dirname(path)).catch((e) => {
+          throw fileError("create the state directory", dirname(path), e, "check --state");
+        });
+      }
       const lock = repair ? acquireLock(path) : undefined;
-      const store = new IndexStore(path, { readOnly: !repair });
+      let store: IndexStore;
+      try {
+        store = openForVerify(ctx, path, repair);
+      } catch (e) {
+        lock?.release();
+        throw e;
+      }
       try {
         const remote = new Map<string, number>();
         for await (const page of client.roster(opts.campaignId)) {
@@ -108,6 +139,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           ctx.output.err(lines.join("\n") + "\n");
         }
         ctx.exitCode = 0;
+      } catch (e) {
+        throw environmentError(e, path) ?? e;
       } finally {
         store.close();
         lock?.release();
