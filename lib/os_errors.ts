@@ -35,6 +35,9 @@ export function osCause(e: unknown): string {
   if (e instanceof Deno.errors.IsADirectory) return OS_CAUSES.EISDIR!;
   if (e instanceof Deno.errors.NotADirectory) return OS_CAUSES.ENOTDIR!;
   if (e instanceof Deno.errors.AlreadyExists) return OS_CAUSES.EEXIST!;
+  // Deno's own refusal ("Requires all access to /proc, run again with --allow-all"): the
+  // tool's permissions exclude system paths such as /proc, /sys and /dev.
+  if (e instanceof Deno.errors.NotCapable) return "a system path this tool may not use";
   return e instanceof Error ? e.message : String(e);
 }
 

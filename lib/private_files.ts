@@ -61,16 +61,19 @@ export async function openForOverwrite(path: string, flag: string): Promise<Deno
     }
   }
   if (seen.isDirectory) throw refuse("is a directory", `name a file for ${flag}`);
+  const link = refuse(
+    "is a symbolic link, and its target would be overwritten",
+    `name the file itself for ${flag}`,
+  );
+  if (seen.isSymlink) {
+    const target = await Deno.stat(path).catch(() => undefined);
+    if (target === undefined || target.isFile || target.isDirectory) throw link;
+  }
   const file = await Deno.open(path, { write: true });
   try {
     const opened = await file.stat();
     if (opened.isFile) {
-      if (seen.isSymlink) {
-        throw refuse(
-          "is a symbolic link to a file, which would be truncated",
-          `name the file itself for ${flag}`,
-        );
-      }
+      if (seen.isSymlink) throw link; // retargeted since it was looked at
       if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
         throw refuse("was replaced while it was being opened", "run again");
       }

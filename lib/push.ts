@@ -7,7 +7,7 @@ import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
-import { environmentError } from "./os_errors.ts";
+import { environmentError, osCause } from "./os_errors.ts";
 import { makePrivateDir } from "./private_files.ts";
 import { readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
@@ -156,7 +156,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
   } else {
     await makePrivateDir(dirname(indexPath)).catch((e) => {
       throw new UsageError(
-        `cannot create the state directory ${dirname(indexPath)}: ${e.message}`,
+        `cannot create the state directory ${dirname(indexPath)}: ${osCause(e)}`,
         "check --state",
       );
     });

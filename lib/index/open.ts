@@ -8,9 +8,9 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { IndexDamagedError, UsageError } from "../errors.ts";
-import { environmentError } from "../os_errors.ts";
+import { environmentError, SQLITE, sqliteCode } from "../os_errors.ts";
 import { ensurePrivateFile, fileError, tighten } from "../private_files.ts";
-import { realFilePath } from "./paths.ts";
+import { basename, realFilePath } from "./paths.ts";
 
 /**
  * The index's connection. SQLite rolls a transaction back by itself on some errors (a full
@@ -82,6 +82,22 @@ export function openIndex(path: string, opts: OpenIndexOptions): IndexDb {
     return db;
   } catch (e) {
     db?.close();
+    if (opts.readOnly && sqliteCode(e) === SQLITE.CANTOPEN) {
+      // Reading a WAL index needs its `-shm` file, which SQLite creates beside it: ask the
+      // file system why that fails, since SQLite only says "unable to open database file".
+      try {
+        ensurePrivateFile(`${real}-shm`);
+      } catch (why) {
+        throw fileError(
+          "read the index",
+          path,
+          why,
+          `SQLite must create ${
+            basename(real)
+          }-shm beside it to read it: make its directory writable, or copy the index elsewhere and pass that --state`,
+        );
+      }
+    }
     throw environmentError(e, path) ?? e;
   }
 }
@@ -102,12 +118,7 @@ function checkHeader(path: string, real: string): void {
 
 /** Throws what makes the open index unusable, if anything. */
 function classify(db: DatabaseSync, path: string, schemaVersion: number): void {
-  let problems: string[];
-  try {
-    problems = db.prepare("pragma quick_check").all().map((r) => String(Object.values(r)[0]));
-  } catch (e) {
-    throw environmentError(e, path) ?? e;
-  }
+  const problems = db.prepare("pragma quick_check").all().map((r) => String(Object.values(r)[0]));
   if (problems.length !== 1 || problems[0] !== "ok") {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : "";
     throw new IndexDamagedError(path, `SQLite's integrity check failed: ${problems[0]}${more}`);
