@@ -14,6 +14,7 @@ import { sandboxCommand } from "./lib/commands/sandbox.ts";
 import { stateCommand } from "./lib/commands/state.ts";
 import { verifyCommand } from "./lib/commands/verify.ts";
 import { ExitCode, SyncError } from "./lib/errors.ts";
+import { environmentError } from "./lib/os_errors.ts";
 import { type Output, processOutput } from "./lib/output.ts";
 import { redact } from "./lib/redact.ts";
 import { VERSION } from "./lib/version.ts";
@@ -89,7 +90,9 @@ export async function main(
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
-  } catch (e) {
+  } catch (thrown) {
+    // A full disk or a read-only directory is the machine's problem, not an internal error.
+    const e = environmentError(thrown) ?? thrown;
     if (e instanceof CommanderError) {
       // Asked-for help and --version exit 0; misuse exits 2 (commander printed why).
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;

@@ -6,6 +6,7 @@ export const ENV_VARS = [
   "SMARTLEAD_SYNC_CONFIG",
   "XDG_STATE_HOME",
   "HOME",
+  "LOCALAPPDATA",
   "NO_COLOR",
 ] as const;
 export type EnvVar = typeof ENV_VARS[number];

@@ -38,6 +38,19 @@ export class UsageError extends SyncError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/**
+ * The index cannot be used as it is: empty, not an SQLite database, corrupt, or missing a
+ * table. Exit 2 like any unusable input; `verify --repair` moves it aside and rebuilds it.
+ */
+export class IndexDamagedError extends UsageError {
+  constructor(readonly path: string, readonly reason: string) {
+    super(
+      `the index ${path} is damaged: ${reason}`,
+      "rebuild it from the campaign with `smartlead-sync verify --repair` (same --campaign-id and --state); it keeps the damaged file beside it as .damaged-<time>",
+    );
+  }
+}
+
 /** Smartlead answered 401 or 403. */
 export class AuthError extends SyncError {
   override readonly exitCode = ExitCode.auth;

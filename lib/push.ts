@@ -7,6 +7,8 @@ import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
+import { environmentError, osCause } from "./os_errors.ts";
+import { makePrivateDir } from "./private_files.ts";
 import { readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
 import type { MapOverrides } from "./mapping.ts";
@@ -168,9 +170,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
     const exists = await fileExists(indexPath);
     store = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
   } else {
-    await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {
+    await makePrivateDir(dirname(indexPath)).catch((e) => {
       throw new UsageError(
-        `cannot create the state directory ${dirname(indexPath)}: ${e.message}`,
+        `cannot create the state directory ${dirname(indexPath)}: ${osCause(e)}`,
         "check --state",
       );
     });
@@ -288,7 +290,8 @@ export async function push(opts: PushOptions): Promise<Summary> {
     if (fullRefresh) store.forgetAbsent();
     progress("done");
     return summarize();
-  } catch (e) {
+  } catch (thrown) {
+    const e = environmentError(thrown, indexPath) ?? thrown;
     if (e instanceof SyncError) {
       failure = e;
       exitCode = e.exitCode;

@@ -21,6 +21,8 @@ export interface CliResult {
 
 export interface RunOptions {
   env?: Record<string, string>;
+  /** Variables to leave out of the child's environment (e.g. `HOME`, set by default). */
+  unsetEnv?: string[];
   stdin?: string | Uint8Array;
   cwd?: string;
   /**
@@ -39,19 +41,26 @@ export function cliArgs(args: readonly string[]): string[] {
   return ["run", "--quiet", ...permissionFlags(), cli, ...args];
 }
 
+/** The child's whole environment: a clean one, plus `opts.env`, minus `opts.unsetEnv`. */
+function childEnv(opts: RunOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    NO_COLOR: "1",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    PATH: Deno.env.get("PATH") ?? "",
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    ...opts.env,
+  };
+  for (const name of opts.unsetEnv ?? []) delete env[name];
+  return env;
+}
+
 /** Spawns `deno run <permissions> cli args...` with a clean environment. */
 export async function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: cliArgs(args),
     cwd: opts.cwd ?? ROOT,
     clearEnv: true,
-    env: {
-      NO_COLOR: "1",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      PATH: Deno.env.get("PATH") ?? "",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-      ...opts.env,
-    },
+    env: childEnv(opts),
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

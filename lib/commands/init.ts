@@ -4,6 +4,7 @@ import { DEFAULT_BASE_URL } from "../client/smartlead.ts";
 import { CAMPAIGN_PLACEHOLDER, DEFAULT_CONFIG_FILE } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { describePlan } from "../mapping.ts";
+import { FILE_MODE, fileError, tighten } from "../private_files.ts";
 import { planForFile } from "./mapping.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -74,15 +75,14 @@ export const initCommand = (ctx: CommandContext): Command =>
         ...(mapping ? { mapping } : {}),
       });
       try {
-        await Deno.writeTextFile(path, text, { createNew: flags.force !== true });
+        // 0600: the file may end up holding an api_key.
+        await Deno.writeTextFile(path, text, { createNew: flags.force !== true, mode: FILE_MODE });
+        tighten(path);
       } catch (e) {
         if (e instanceof Deno.errors.AlreadyExists) {
           throw new UsageError(`${path} already exists`, "pass --force to overwrite it");
         }
-        throw new UsageError(
-          `cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`,
-          "check --config",
-        );
+        throw fileError("write", path, e, "check --config");
       }
       ctx.output.err(`wrote ${path}; set SMARTLEAD_API_KEY and run: smartlead-sync check\n`);
     });

@@ -5,6 +5,23 @@ import { UsageError } from "../errors.ts";
 import { formatBanner, startSandbox } from "../sandbox/server.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
 
+/** Why the sandbox could not listen on `port`, as a usage error (exit 2). */
+export function listenError(e: unknown, port: number): unknown {
+  if (e instanceof Deno.errors.AddrInUse) {
+    return new UsageError(
+      `cannot listen on 127.0.0.1:${port}: the port is in use`,
+      "pick another --port, or --port 0 for any free one",
+    );
+  }
+  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+    return new UsageError(
+      `cannot listen on 127.0.0.1:${port}: permission denied`,
+      "ports below 1024 need privileges: pick a higher --port, or --port 0",
+    );
+  }
+  return e;
+}
+
 export const sandboxCommand = (ctx: CommandContext): Command =>
   new Command("sandbox")
     .summary("run a local Smartlead-compatible API (for demos and tests)")
@@ -25,14 +42,17 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
         intOption("--campaign-id", v, 1, Number.MAX_SAFE_INTEGER)!
       );
       const credits = intOption("--credits", flags.credits as string | undefined, 0, 1e12);
+      const port = intOption("--port", flags.port as string | undefined, 0, 65535) ?? 0;
       const sb = await startSandbox({
-        port: intOption("--port", flags.port as string | undefined, 0, 65535) ?? 0,
+        port,
         apiKey: (flags.apiKey as string | undefined) ?? "sandbox-key",
         campaignIds: ids,
         rate,
         credits: credits ?? null,
         latencyMs: intOption("--latency-ms", flags.latencyMs as string | undefined, 0, 600_000) ??
           0,
+      }).catch((e) => {
+        throw listenError(e, port);
       });
       if (flags.json) {
         ctx.output.out(

@@ -4,10 +4,13 @@
  * not repaired), 0 when they agree, like `git diff --exit-code`.
  */
 import { Command } from "commander";
-import { ExitCode, UsageError } from "../errors.ts";
+import { ExitCode, IndexDamagedError, UsageError } from "../errors.ts";
 import { acquireLock } from "../index/lock.ts";
-import { fileExists, resolveIndexPath } from "../index/paths.ts";
+import { moveAside } from "../index/open.ts";
+import { dirname, fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
+import { environmentError } from "../os_errors.ts";
+import { fileError, makePrivateDir } from "../private_files.ts";
 import { normalizeEmail } from "../lead.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
@@ -22,6 +25,23 @@ export interface VerifyReport {
   /** Synced leads in the index that this tool did not add (`--delete-missing` keeps them). */
   foreign: number;
   repaired: boolean;
+}
+
+/**
+ * The index to compare; with `--repair`, a damaged one is moved aside (kept, renamed
+ * `.damaged-<time>`) and an empty one takes its place, to be rebuilt from the roster.
+ */
+function openForVerify(ctx: CommandContext, path: string, repair: boolean): IndexStore {
+  try {
+    return new IndexStore(path, { readOnly: !repair });
+  } catch (e) {
+    if (!repair || !(e instanceof IndexDamagedError)) throw e;
+    const aside = moveAside(path);
+    ctx.output.err(
+      `the index ${path} is damaged (${e.reason}): moved it to ${aside}; rebuilding it from the campaign\n`,
+    );
+    return new IndexStore(path);
+  }
 }
 
 export const verifyCommand = (ctx: CommandContext): Command =>
@@ -46,8 +66,19 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           "run push first, or verify --repair to build it from Smartlead",
         );
       }
+      if (repair) {
+        await makePrivateDir(dirname(path)).catch((e) => {
+          throw fileError("create the state directory", dirname(path), e, "check --state");
+        });
+      }
       const lock = repair ? acquireLock(path) : undefined;
-      const store = new IndexStore(path, { readOnly: !repair });
+      let store: IndexStore;
+      try {
+        store = openForVerify(ctx, path, repair);
+      } catch (e) {
+        lock?.release();
+        throw e;
+      }
       try {
         const remote = new Map<string, number>();
         for await (const page of client.roster(opts.campaignId)) {
@@ -128,6 +159,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           ctx.output.err(lines.join("\n") + "\n");
         }
         ctx.exitCode = clean || repair ? ExitCode.ok : ExitCode.verifyDiffers;
+      } catch (e) {
+        throw environmentError(e, path) ?? e;
       } finally {
         store.close();
         lock?.release();

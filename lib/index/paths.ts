@@ -1,18 +1,34 @@
-/** Where indexes live: `$XDG_STATE_HOME/smartlead-sync/`, else `~/.local/state/smartlead-sync/`. */
+/**
+ * Where indexes live: `$XDG_STATE_HOME/smartlead-sync/`, else on Windows
+ * `%LOCALAPPDATA%\smartlead-sync\`, else `~/.local/state/smartlead-sync/`.
+ */
+import { env } from "../env.ts";
 import { UsageError } from "../errors.ts";
 
-/** The default state directory. */
-export function defaultStateDir(): string {
-  const xdg = Deno.env.get("XDG_STATE_HOME");
-  if (xdg) return `${xdg.replace(/\/+$/, "")}/smartlead-sync`;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) {
-    throw new UsageError(
-      "cannot find a state directory: neither XDG_STATE_HOME nor HOME is set",
-      "pass --state <path>",
-    );
+/**
+ * The default state directory, from the declared variables only (a variable the permissions
+ * do not cover reads as unset, so a container without HOME gets "pass --state", not a
+ * permission error).
+ */
+export function defaultStateDir(
+  os: typeof Deno.build.os = Deno.build.os,
+  get: typeof env = env,
+): string {
+  const trim = (dir: string) => dir.replace(/[\\/]+$/, "");
+  const xdg = get("XDG_STATE_HOME");
+  if (xdg) return `${trim(xdg)}/smartlead-sync`;
+  if (os === "windows") {
+    const local = get("LOCALAPPDATA");
+    if (local) return `${trim(local)}\\smartlead-sync`;
   }
-  return `${home}/.local/state/smartlead-sync`;
+  const home = get("HOME");
+  if (home) return `${trim(home)}/.local/state/smartlead-sync`;
+  throw new UsageError(
+    `cannot find a state directory: none of XDG_STATE_HOME, ${
+      os === "windows" ? "LOCALAPPDATA, " : ""
+    }HOME is set`,
+    "pass --state <directory or .db file>",
+  );
 }
 
 /** File name of the index for a Smartlead host and campaign, e.g. `server.smartlead.ai-123.db`. */
@@ -43,8 +59,46 @@ export function resolveIndexPath(
 }
 
 export function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
+  const i = lastSeparator(path);
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+export function basename(path: string): string {
+  return path.slice(lastSeparator(path) + 1);
+}
+
+function lastSeparator(path: string): number {
+  return Deno.build.os === "windows"
+    ? Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"))
+    : path.lastIndexOf("/");
+}
+
+/**
+ * The real path of a file that may not exist yet, with every symbolic link resolved: an
+ * existing file's real path, a dangling link's target (resolved in turn), or the real path of
+ * the directory joined with the name. Two names of one index (a link, `a/../b`) resolve to
+ * the same path, so they share one lock. Falls back to `path` when its directory is missing.
+ */
+export function realFilePath(path: string): string {
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return Deno.realPathSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    let target: string;
+    try {
+      target = Deno.readLinkSync(path);
+    } catch {
+      try {
+        return `${Deno.realPathSync(dirname(path))}/${basename(path)}`;
+      } catch {
+        return path;
+      }
+    }
+    path = /^([A-Za-z]:)?[\\/]/.test(target) ? target : `${dirname(path)}/${target}`;
+  }
+  throw new UsageError(`${path}: too many levels of symbolic links`, "check --state");
 }
 
 /** Whether an index file exists (dry runs and inspection must not create one). */

@@ -6,8 +6,10 @@
  * A run stages its valid rows in a temporary table (the later row for an email wins),
  * plans against the index with SQL, and commits each batch only after Smartlead's 2xx.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { UsageError } from "../errors.ts";
+import { environmentError } from "../os_errors.ts";
+import { openIndex } from "./open.ts";
 
 export const SCHEMA_VERSION = 2;
 
@@ -86,6 +88,34 @@ const MIGRATIONS: string[] = [
 const LEAD_COLUMNS = "l.email, l.hash, l.lead_id, l.status, l.reason, l.first_synced_at, " +
   "l.last_synced_at";
 
+/** Brings the index at `path` up to SCHEMA_VERSION, one transaction per step. */
+function migrate(db: DatabaseSync, path: string): void {
+  db.exec("create table if not exists meta(key text primary key, value text not null)");
+  const row = db.prepare("select value from meta where key = 'schema_version'").get() as
+    | { value: string }
+    | undefined;
+  const version = row ? Number(row.value) : 0;
+  if (version > SCHEMA_VERSION) {
+    throw new UsageError(
+      `the index ${path} has schema version ${version}, newer than this smartlead-sync (${SCHEMA_VERSION})`,
+      "upgrade smartlead-sync",
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.exec("begin immediate");
+    try {
+      db.exec(MIGRATIONS[v]!);
+      db.prepare(
+        "insert into meta(key, value) values ('schema_version', ?) on conflict(key) do update set value = excluded.value",
+      ).run(String(v + 1));
+      db.exec("commit");
+    } catch (e) {
+      db.exec("rollback");
+      throw e;
+    }
+  }
+}
+
 /** Staged rows bound per insert statement (6 parameters each). */
 const STAGE_ROWS_PER_INSERT = 64;
 const STAGED_COLUMNS = "insert into run_staged(seq, email, hash, source, line, payload) values ";
@@ -109,20 +139,24 @@ export class IndexStore {
     this.path = path;
     this.readOnly = opts.readOnly ?? false;
     try {
-      this.db = new DatabaseSync(path, { readOnly: this.readOnly });
+      this.db = openIndex(path, {
+        readOnly: this.readOnly,
+        schemaVersion: SCHEMA_VERSION,
+        migrate: (db) => migrate(db, path),
+      });
       this.db.exec("pragma busy_timeout = 5000");
       if (!this.readOnly) {
         this.db.exec("pragma journal_mode = wal; pragma synchronous = normal");
       }
       this.db.exec("pragma temp_store = file; pragma cache_size = -16000");
+      if (!this.readOnly) migrate(this.db, path);
     } catch (e) {
-      throw new UsageError(
+      throw environmentError(e, path) ?? new UsageError(
         `cannot open the index ${path}: ${e instanceof Error ? e.message : String(e)}`,
         "check --state and the permissions of its directory",
       );
     }
-    if (!this.readOnly) this.#migrate();
-    else if (!this.#hasColumn("leads", "origin")) this.#origin = "'tool'";
+    if (this.readOnly && !this.#hasColumn("leads", "origin")) this.#origin = "'tool'";
     // The run's staging layout: run_staged, append-only in input order (seq is the rowid);
     // run_plan, the action of each staged row keyed by (action, seq); run_rows, a view
     // joining them (action null until planned); run_keep, see keep().
@@ -134,31 +168,6 @@ export class IndexStore {
       create temp view run_rows as
         select s.email, p.seq as seq, s.hash, s.source, s.line, s.payload, p.action
         from run_staged s left join run_plan p on p.seq = s.seq`);
-  }
-
-  #migrate(): void {
-    this.db.exec("create table if not exists meta(key text primary key, value text not null)");
-    const row = this.db.prepare("select value from meta where key = 'schema_version'").get() as
-      | { value: string }
-      | undefined;
-    const version = row ? Number(row.value) : 0;
-    if (version > SCHEMA_VERSION) {
-      throw new UsageError(
-        `the index ${this.path} has schema version ${version}, newer than this smartlead-sync (${SCHEMA_VERSION})`,
-        "upgrade smartlead-sync",
-      );
-    }
-    for (let v = version; v < SCHEMA_VERSION; v++) {
-      this.db.exec("begin immediate");
-      try {
-        this.db.exec(MIGRATIONS[v]!);
-        this.setMeta("schema_version", String(v + 1));
-        this.db.exec("commit");
-      } catch (e) {
-        this.db.exec("rollback");
-        throw e;
-      }
-    }
   }
 
   #hasColumn(table: string, column: string): boolean {

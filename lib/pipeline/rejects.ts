@@ -3,8 +3,7 @@
  * stage that diverts rejected rows into it.
  */
 import type { LeadPayload } from "../client/smartlead.ts";
-import { UsageError } from "../errors.ts";
-import { describeFsError } from "../input/source.ts";
+import { fileError, openForOverwrite } from "../private_files.ts";
 import { redact } from "../redact.ts";
 import type { RunStats } from "./stats.ts";
 import type { Checked } from "./validate.ts";
@@ -34,13 +33,11 @@ export class RejectsWriter {
   static async open(path: string | undefined): Promise<RejectsWriter> {
     if (path === undefined) return new RejectsWriter(undefined, undefined);
     try {
-      const file = await Deno.open(path, { write: true, create: true, truncate: true });
+      // 0600 (personal data), and never through a link to another file.
+      const file = await openForOverwrite(path, "--rejects");
       return new RejectsWriter(path, file);
     } catch (e) {
-      throw new UsageError(
-        `cannot write the rejects file ${path}: ${describeFsError(e)}`,
-        "check --rejects",
-      );
+      throw fileError("write the rejects file", path, e, "check --rejects");
     }
   }
 
@@ -67,7 +64,16 @@ export class RejectsWriter {
     const data = this.#enc.encode(this.#buf.join("\n") + "\n");
     this.#buf = [];
     let off = 0;
-    while (off < data.length) off += await this.#file.write(data.subarray(off));
+    try {
+      while (off < data.length) off += await this.#file.write(data.subarray(off));
+    } catch (e) {
+      throw fileError(
+        "write the rejects file",
+        this.path!,
+        e,
+        "free some space or check --rejects",
+      );
+    }
   }
 
   async close(): Promise<void> {

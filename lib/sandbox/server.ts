@@ -348,7 +348,14 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       return new Response(null, { status: 502 }); // never delivered: the socket is gone
     },
   );
-  const proxy = new DropProxy(hostname, opts.port ?? 0, server.addr);
+  let proxy: DropProxy;
+  try {
+    proxy = new DropProxy(hostname, opts.port ?? 0, server.addr);
+  } catch (e) {
+    // The port is taken (or not ours to take): stop the server behind it, then say so.
+    closing.abort();
+    return server.shutdown().then(() => Promise.reject(e));
+  }
   const host = hostname === "0.0.0.0"
     ? "127.0.0.1"
     : hostname.includes(":")
