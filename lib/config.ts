@@ -35,6 +35,8 @@ export const ConfigSchema = z.strictObject({
   state: z.string().optional(),
   rejects: z.string().optional(),
   settings: SettingsSchema.optional(),
+  /** Allow an http:// base URL for a host other than loopback (the key goes in clear). */
+  allow_insecure_http: z.boolean().optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -4,6 +4,7 @@
  */
 import type { LeadPayload } from "../client/smartlead.ts";
 import { UsageError } from "../errors.ts";
+import { escapeControl } from "../escape.ts";
 import { describeFsError } from "../input/source.ts";
 import { redact } from "../redact.ts";
 import type { RunStats } from "./stats.ts";
@@ -58,7 +59,8 @@ export class RejectsWriter {
         reason: `${r.reason} (row not representable as JSON)`,
       });
     }
-    this.#buf.push(redact(line));
+    // Lossless on JSON: a bidi override or C1 control becomes its \uXXXX form.
+    this.#buf.push(escapeControl(redact(line)));
     if (this.#buf.length >= 1000) await this.flush();
   }
 
