@@ -53,6 +53,8 @@ export const ConfigSchema = z.strictObject({
   max_rejects: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
     .optional(),
   settings: SettingsSchema.optional(),
+  /** Allow an http:// base URL for a host other than loopback (the key goes in clear). */
+  allow_insecure_http: z.boolean().optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

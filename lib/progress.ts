@@ -99,13 +99,18 @@ export class ProgressLine {
     const cols = consoleWidth();
     let line = renderProgress(this.#latest, this.#last - this.#start, this.#out.color, this.#last);
     if (!this.#out.color && line.length > cols - 1) line = line.slice(0, cols - 1);
-    this.#out.err(`\r\x1b[2K${line}`);
+    this.#write(`\r\x1b[2K${line}`);
     this.#shown = true;
   }
 
   clear(): void {
-    if (this.#shown) this.#out.err("\r\x1b[2K");
+    if (this.#shown) this.#write("\r\x1b[2K");
     this.#shown = false;
+  }
+
+  #write(text: string): void {
+    if (this.#out.draw) this.#out.draw(text);
+    else this.#out.err(text);
   }
 
   stop(): void {

@@ -25,6 +25,7 @@ import { Sender } from "./pipeline/send.ts";
 import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
 import { validateRows } from "./pipeline/validate.ts";
+import { withoutCredentials } from "./redact.ts";
 
 export type SyncMode = "incremental" | "full-refresh";
 
@@ -34,6 +35,8 @@ export interface PushOptions {
   campaignId: number;
   apiKey?: string | undefined;
   baseUrl?: string;
+  /** Allow a plain `http://` base URL for a host other than loopback (the key goes in clear). */
+  allowInsecureHttp?: boolean;
   format?: Format | undefined;
   map?: MapOverrides;
   tags?: readonly string[];
@@ -71,7 +74,8 @@ export interface PushOptions {
   onProgress?: (p: Progress) => void;
   /**
    * Asks the run to stop: no new batch starts, the ones in flight finish and are recorded,
-   * then `push` throws `InterruptedError` (the abort reason names the signal).
+   * then `push` throws `InterruptedError` (the abort reason names the signal). A wait for the
+   * rate limit, a `Retry-After` or a retry ends at once; its batch is sent again next run.
    */
   signal?: AbortSignal;
 }
@@ -136,6 +140,8 @@ export async function push(opts: PushOptions): Promise<Summary> {
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.backoffBaseMs !== undefined ? { backoffBaseMs: opts.backoffBaseMs } : {}),
       ...(opts.debug ? { debug: opts.debug } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
     })
     : undefined;
   let waitingUntil = 0;
@@ -183,7 +189,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       );
     }
     store = new IndexStore(indexPath);
-    store.setMeta("base_url", baseUrl);
+    store.setMeta("base_url", withoutCredentials(baseUrl));
     store.setMeta("campaign_id", String(opts.campaignId));
   }
   const rejects = await RejectsWriter.open(opts.rejectsPath);

@@ -23,3 +23,35 @@ export function redact(text: string): string {
   }
   return out;
 }
+
+/**
+ * Redacts, then shortens to `max` characters. In this order: cutting first could leave a
+ * prefix of the key that no longer matches it.
+ */
+export function clip(text: string, max: number): string {
+  const safe = redact(text);
+  return safe.length > max ? `${safe.slice(0, max)}…` : safe;
+}
+
+/**
+ * A URL without its `user:password@` part, for printing and for the index. Other URLs are
+ * returned exactly as given. The password is also registered as a secret.
+ */
+export function withoutCredentials(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (u.username === "" && u.password === "") return url;
+  registerSecret(u.password);
+  try {
+    registerSecret(decodeURIComponent(u.password));
+  } catch {
+    // not valid percent-encoding: the raw form is registered
+  }
+  u.username = "";
+  u.password = "";
+  return u.href;
+}

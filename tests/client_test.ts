@@ -3,8 +3,17 @@
  * readings, retries, Retry-After, redaction, User-Agent.
  */
 import assert from "node:assert/strict";
-import { parseRetryAfter, SmartleadClient } from "../lib/client/smartlead.ts";
-import { AuthError, CampaignNotFoundError, UnavailableError } from "../lib/errors.ts";
+import {
+  parseRetryAfter,
+  SmartleadClient,
+  SmartleadRequestError,
+} from "../lib/client/smartlead.ts";
+import {
+  AuthError,
+  CampaignNotFoundError,
+  InterruptedError,
+  UnavailableError,
+} from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 
 const KEY = "client-test-key-8d2f";
@@ -141,4 +150,158 @@ Deno.test("parseRetryAfter: seconds, HTTP dates, garbage", () => {
   const inTwo = new Date(Date.now() + 2000).toUTCString();
   const ms = parseRetryAfter(inTwo)!;
   assert.ok(ms > 500 && ms <= 2000, String(ms));
+});
+
+Deno.test("bodies are redacted before they are shortened: no prefix of the key is printed", async () => {
+  // The key straddles the 500th character of the debug line's body and the 200th of the
+  // "not understood" message: cutting first would print its first characters.
+  const straddle = (at: number) => "x".repeat(at - 6) + KEY + "y".repeat(600);
+  await scripted([() => new Response(straddle(500), { status: 200 })], async (url) => {
+    const lines: string[] = [];
+    const c = new SmartleadClient({
+      apiKey: KEY,
+      baseUrl: url,
+      ...fast,
+      debug: (l) => lines.push(l),
+    });
+    await assert.rejects(c.addLeads(1, [{ email: "a@x.com" }], {}), (e) => {
+      assert.ok(e instanceof UnavailableError);
+      assert.ok(!e.message.includes(KEY.slice(0, 6)), e.message);
+      return true;
+    });
+    assert.equal(lines.length, 2);
+    assert.ok(!lines[1]!.includes(KEY.slice(0, 6)), lines[1]!);
+    assert.ok(lines[1]!.includes("***"));
+  });
+  await scripted([() => new Response(straddle(200), { status: 200 })], async (url) => {
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
+    await assert.rejects(c.addLeads(1, [{ email: "a@x.com" }], {}), (e) => {
+      assert.ok(e instanceof UnavailableError);
+      assert.ok(!e.message.includes(KEY.slice(0, 6)), e.message);
+      assert.match(e.message, /^Smartlead's answer to add leads was not understood: x+\*\*\*y+…$/);
+      return true;
+    });
+  });
+});
+
+Deno.test("server messages and debug bodies reach the terminal with control and bidi characters escaped", async () => {
+  const hostile = "\x1b]0;pwned\x07\x1b[2J\u202eevil\x9b31m\nforged line";
+  await scripted([json(400, { message: hostile })], async (url) => {
+    const lines: string[] = [];
+    const c = new SmartleadClient({
+      apiKey: KEY,
+      baseUrl: url,
+      ...fast,
+      debug: (l) => lines.push(l),
+    });
+    await assert.rejects(c.addLeads(1, [{ email: "a@x.com" }], {}), (e) => {
+      assert.ok(e instanceof SmartleadRequestError);
+      assert.equal(
+        e.message,
+        "Smartlead answered HTTP 400 to POST /campaigns/1/leads: " +
+          "\\u001b]0;pwned\\u0007\\u001b[2J\\u202eevil\\u009b31m\\u000aforged line",
+      );
+      return true;
+    });
+    assert.ok(
+      lines[1]!.endsWith(
+        String.raw`{"message":"\u001b]0;pwned\u0007\u001b[2J\u202eevil\u009b31m\nforged line"}`,
+      ),
+      lines[1]!,
+    );
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(lines.join(""), /[\x1b\x07\x9b\u202e\n]/);
+  });
+});
+
+Deno.test("a stop signal ends a Retry-After wait and a backoff at once with InterruptedError", async (t) => {
+  await t.step("Retry-After: 600", async () => {
+    await scripted([json(429, {}, { "retry-after": "600" })], async (url, seen) => {
+      const stop = new AbortController();
+      const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, signal: stop.signal });
+      const waited = new Promise<void>((resolve) => {
+        c.limiter.onWait = (ms, reason) => {
+          assert.deepEqual([ms > 590_000, reason], [true, "retry-after"]);
+          resolve();
+        };
+      });
+      const call = c.getCampaign(1);
+      await waited;
+      stop.abort("SIGTERM");
+      await assert.rejects(call, (e) => e instanceof InterruptedError && e.exitCode === 143);
+      assert.equal(seen.length, 1);
+    });
+  });
+  await t.step("backoff after a 503", async () => {
+    await scripted([json(503, {})], async (url, seen) => {
+      const stop = new AbortController();
+      let slept = 0;
+      const c = new SmartleadClient({
+        apiKey: KEY,
+        baseUrl: url,
+        maxAttempts: 3,
+        signal: stop.signal,
+        // A sleep that never ends by itself: only the signal can end it.
+        sleep: () => {
+          slept++;
+          stop.abort("SIGINT");
+          return new Promise<void>(() => {});
+        },
+      });
+      await assert.rejects(
+        c.getCampaign(1),
+        (e) => e instanceof InterruptedError && e.exitCode === 130,
+      );
+      assert.deepEqual([seen.length, slept], [1, 1]);
+    });
+  });
+  await t.step("a wait asked after the stop ends at once, without a request", async () => {
+    await scripted([json(200, { id: 1 })], async (url, seen) => {
+      const stop = new AbortController();
+      const c = new SmartleadClient({
+        apiKey: KEY,
+        baseUrl: url,
+        rate: { requests: 1, windowMs: 600_000 },
+        signal: stop.signal,
+      });
+      await c.getCampaign(1);
+      stop.abort("SIGINT");
+      await assert.rejects(c.getCampaign(1), (e) => e instanceof InterruptedError);
+      assert.equal(seen.length, 1);
+    });
+  });
+});
+
+Deno.test("an answer over the size cap is cancelled, not buffered, and not retried", async () => {
+  let cancelled = false;
+  const endless = () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          ctl.enqueue(new Uint8Array(16 * 1024));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }),
+      { status: 200 },
+    );
+  await scripted([endless], async (url, seen) => {
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, maxBodyBytes: 64 * 1024 });
+    await assert.rejects(c.getCampaign(1), (e) => {
+      assert.ok(e instanceof UnavailableError);
+      assert.match(
+        e.message,
+        /^the answer from 127\.0\.0\.1:\d+ to GET \/campaigns\/1 is larger than 0 MB: stopped reading it$/,
+      );
+      return true;
+    });
+    assert.equal(seen.length, 1);
+  });
+  assert.ok(cancelled); // the client stopped reading and went away
+  // A declared length over the cap is refused before reading.
+  await scripted([() => new Response("x".repeat(2000), { status: 200 })], async (url) => {
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, maxBodyBytes: 1000 });
+    await assert.rejects(c.getCampaign(1), (e) => e instanceof UnavailableError);
+  });
 });

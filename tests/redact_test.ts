@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { redact, registerSecret } from "../lib/redact.ts";
+import { clip, redact, registerSecret, withoutCredentials } from "../lib/redact.ts";
 
 Deno.test("redact", async (t) => {
   await t.step("api_key query values, any case, any key", () => {
@@ -25,4 +25,25 @@ Deno.test("redact", async (t) => {
     registerSecret("");
     assert.equal(redact("abc abcd"), "abc abcd");
   });
+});
+
+Deno.test("clip redacts before it shortens, so no prefix of a secret survives", () => {
+  registerSecret("clip-secret-4242");
+  const text = "a".repeat(10) + "clip-secret-4242" + "b".repeat(10);
+  assert.equal(clip(text, 14), "aaaaaaaaaa***b…");
+  assert.equal(clip("short", 14), "short");
+  // Cutting first would have left "clip" at the end.
+  assert.equal(redact(text.slice(0, 14)), "aaaaaaaaaaclip");
+});
+
+Deno.test("withoutCredentials drops user:password@ and registers the password", () => {
+  assert.equal(
+    withoutCredentials("https://proxyuser:pa%2Fss-9911@proxy.example:8443/api/v1"),
+    "https://proxy.example:8443/api/v1",
+  );
+  assert.equal(redact("x pa/ss-9911 y pa%2Fss-9911"), "x *** y ***");
+  // Anything else is returned exactly as given.
+  for (const u of ["https://server.smartlead.ai/api/v1/", "HTTP://Host:80/x", "not a url"]) {
+    assert.equal(withoutCredentials(u), u);
+  }
 });

@@ -1,13 +1,29 @@
 /**
  * The one module that talks HTTP to Smartlead: base URL, the `api_key` query parameter and
  * its redaction, User-Agent, timeouts, the client-side rate limiter, retries with
- * exponential backoff and jitter, and `Retry-After`.
+ * exponential backoff and jitter, and `Retry-After`. Redirects are never followed, answers
+ * are read up to a size cap, and every wait ends when the run is asked to stop
+ * (`lib/client/transport.ts`).
  */
 import type { z } from "zod";
 import { AuthError, CampaignNotFoundError, SyncError, UnavailableError } from "../errors.ts";
-import { redact, registerSecret } from "../redact.ts";
+import { escapeControl } from "../escape.ts";
+import { clip, redact, registerSecret, withoutCredentials } from "../redact.ts";
 import { VERSION } from "../version.ts";
 import { RateLimiter, type Sleep } from "./rate_limiter.ts";
+import {
+  abortableSleep,
+  BodyTooLarge,
+  checkBaseUrl,
+  DEFAULT_MAX_BODY_BYTES,
+  describeFetchFailure,
+  isPermissionDenied,
+  permissionError,
+  readCapped,
+  redirectError,
+  timerSleep,
+  tooLarge,
+} from "./transport.ts";
 import {
   type AddLeadsResponse,
   AddLeadsResponseSchema,
@@ -54,6 +70,15 @@ export interface ClientOptions {
   /** Request/response lines for `--debug`; already redacted. */
   debug?: (line: string) => void;
   sleep?: Sleep;
+  /**
+   * Ends every wait (rate limit, `Retry-After`, backoff) at once with `InterruptedError`
+   * when it aborts; a request already sent still gets its answer.
+   */
+  signal?: AbortSignal;
+  /** Allow a plain `http://` base URL for a host other than loopback (the key goes in clear). */
+  allowInsecureHttp?: boolean;
+  /** The most of an answer read before giving up (default 8 MB). */
+  maxBodyBytes?: number;
 }
 
 /** A non-2xx answer that retrying will not fix (400, 404, 422...). */
@@ -72,6 +97,7 @@ interface Answer {
 }
 
 export class SmartleadClient {
+  /** The base URL, without any `user:password@` (fit to print). */
   readonly baseUrl: string;
   readonly limiter: RateLimiter;
   /** HTTP requests made, retries included. */
@@ -79,6 +105,10 @@ export class SmartleadClient {
   /** Attempts that were retried (429, 5xx, network errors, timeouts). */
   retries = 0;
   #apiKey: string;
+  /** The base URL as given, credentials included (they become a Basic auth header). */
+  #realBase: string;
+  #host: URL;
+  #maxBodyBytes: number;
   #timeoutMs: number;
   #maxAttempts: number;
   #backoffBaseMs: number;
@@ -89,14 +119,21 @@ export class SmartleadClient {
   constructor(opts: ClientOptions) {
     this.#apiKey = opts.apiKey;
     registerSecret(opts.apiKey);
-    this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
-    this.limiter = new RateLimiter(opts.rate ?? { requests: 10, windowMs: 2000 });
+    this.#realBase = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    this.#host = checkBaseUrl(this.#realBase, opts.allowInsecureHttp ?? false);
+    this.baseUrl = withoutCredentials(this.#realBase).replace(/\/+$/, "");
+    this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const signal = opts.signal;
+    this.limiter = new RateLimiter(opts.rate ?? { requests: 10, windowMs: 2000 }, {
+      now: () => performance.now(),
+      sleep: abortableSleep(timerSleep(signal), signal),
+    });
     this.#timeoutMs = opts.timeoutMs ?? 60_000;
     this.#maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
     this.#backoffBaseMs = opts.backoffBaseMs ?? 500;
     this.#backoffMaxMs = opts.backoffMaxMs ?? 30_000;
     this.#debug = opts.debug;
-    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#sleep = abortableSleep(opts.sleep ?? timerSleep(signal), signal);
   }
 
   /** `GET /campaigns/{id}`; a 404 or a body without `id` is `CampaignNotFoundError`. */
@@ -166,8 +203,10 @@ export class SmartleadClient {
     const shownParams = new URLSearchParams(query);
     params.set("api_key", this.#apiKey);
     shownParams.set("api_key", "***");
-    const base = this.baseUrl + path;
-    return { real: `${base}?${params}`, shown: `${base}?${shownParams}` };
+    return {
+      real: `${this.#realBase}${path}?${params}`,
+      shown: `${this.baseUrl}${path}?${shownParams}`,
+    };
   }
 
   async #request(
@@ -188,6 +227,7 @@ export class SmartleadClient {
       try {
         const init: RequestInit = {
           method,
+          redirect: "manual",
           headers: {
             "user-agent": `smartlead-sync/${VERSION}`,
             "accept": "application/json",
@@ -197,11 +237,15 @@ export class SmartleadClient {
         };
         if (body !== undefined) init.body = body;
         res = await fetch(real, init);
-        text = await res.text();
+        text = await readCapped(res, this.#maxBodyBytes);
       } catch (e) {
+        if (e instanceof BodyTooLarge) {
+          throw tooLarge(this.#host.host, `${method} ${path}`, this.#maxBodyBytes);
+        }
+        if (isPermissionDenied(e)) throw permissionError(this.#host.host, this.baseUrl);
         const why = e instanceof DOMException && e.name === "TimeoutError"
-          ? `no answer within ${this.#timeoutMs} ms`
-          : `network error: ${redact(e instanceof Error ? e.message : String(e))}`;
+          ? `no answer from ${this.#host.host} within ${this.#timeoutMs} ms`
+          : `network error: ${describeFetchFailure(e, this.#host)}`;
         lastProblem = why;
         this.#debug?.(`← ${method} ${shown}: ${why}`);
         resent = true;
@@ -212,7 +256,10 @@ export class SmartleadClient {
         continue;
       }
       this.limiter.observe(res.headers);
-      this.#debug?.(`← ${res.status} ${method} ${shown}: ${redact(text.slice(0, 500))}`);
+      this.#debug?.(`← ${res.status} ${method} ${shown}: ${escapeControl(clip(text, 500), true)}`);
+      if (res.status >= 300 && res.status < 400) {
+        throw redirectError(res, real, `${method} ${path}`);
+      }
       const json = tryJson(text);
       if (res.ok) return { status: res.status, text, json, resent };
       if (res.status === 401 || res.status === 403) {
@@ -273,10 +320,10 @@ function messageOf(json: unknown, text: string): string {
   if (json && typeof json === "object") {
     const o = json as Record<string, unknown>;
     const m = o.message ?? o.error;
-    if (typeof m === "string") return `: ${redact(m)}`;
+    if (typeof m === "string") return `: ${escapeControl(clip(m, 300), true)}`;
   }
   const t = text.trim();
-  return t && t.length < 200 ? `: ${redact(t)}` : "";
+  return t && t.length < 200 ? `: ${escapeControl(redact(t), true)}` : "";
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in milliseconds. */
@@ -293,7 +340,9 @@ function parseOrThrow<T extends z.ZodType>(schema: T, answer: Answer, what: stri
   const parsed = schema.safeParse(answer.json);
   if (!parsed.success) {
     throw new UnavailableError(
-      `Smartlead's answer to ${what} was not understood: ${redact(answer.text.slice(0, 200))}`,
+      `Smartlead's answer to ${what} was not understood: ${
+        escapeControl(clip(answer.text, 200), true)
+      }`,
       "run again with --debug and report it",
     );
   }

@@ -12,7 +12,7 @@ import { parseLimit } from "../pipeline/guard_rails.ts";
 import { formatSummary } from "../pipeline/report.ts";
 import { ProgressLine } from "../progress.ts";
 import { push, PushFailed, type PushOptions, type SyncMode } from "../push.ts";
-import { registerSecret } from "../redact.ts";
+import { registerSecret, withoutCredentials } from "../redact.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
 
 const SETTINGS = [
@@ -30,6 +30,11 @@ export function campaignOptions(cmd: Command): Command {
     .option(
       "--base-url <url>",
       `API base URL (env SMARTLEAD_BASE_URL, default ${DEFAULT_BASE_URL})`,
+    )
+    .option(
+      "--allow-insecure-http",
+      "allow an http:// base URL for a host other than loopback: the key goes in clear " +
+        "(env SMARTLEAD_ALLOW_INSECURE_HTTP=1)",
     )
     .option(
       "--config <path>",
@@ -138,6 +143,7 @@ export function clientFor(
     apiKey: opts.apiKey,
     ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
     ...(opts.rate ? { rate: opts.rate } : {}),
+    ...(opts.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
     ...extra,
     ...(ctx.debug ? { debug: (l: string) => ctx.output.err(l + "\n") } : {}),
   });
@@ -174,10 +180,12 @@ export async function resolvePushOptions(
     if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("not http");
   } catch {
     throw new UsageError(
-      `--base-url ${JSON.stringify(baseUrl)}: not an http(s) URL`,
+      `--base-url ${JSON.stringify(withoutCredentials(baseUrl))}: not an http(s) URL`,
       "e.g. https://server.smartlead.ai/api/v1",
     );
   }
+  const allowInsecureHttp = flags.allowInsecureHttp === true ||
+    envFlag("SMARTLEAD_ALLOW_INSECURE_HTTP") || config.allow_insecure_http === true;
   const rateText = str("rate") ?? config.rate;
   const rate = rateText === undefined ? undefined : parseRate(rateText);
   if (rateText !== undefined && rate === undefined) {
@@ -235,6 +243,7 @@ export async function resolvePushOptions(
     const name = str(key) !== undefined ? flag : `${configPath}: ${field}`;
     if (value !== undefined) opts[key] = parseLimit(name, value);
   }
+  if (allowInsecureHttp) opts.allowInsecureHttp = true;
   const attempts = intOption("--max-attempts", str("maxAttempts"), 1, 100);
   if (attempts !== undefined) opts.maxAttempts = attempts;
   if (timeout !== undefined) opts.timeoutMs = timeout * 1000;
@@ -242,6 +251,14 @@ export async function resolvePushOptions(
   if (backoff !== undefined) opts.backoffBaseMs = backoff;
   if (configPath !== undefined) opts.configPath = configPath;
   return opts;
+}
+
+/** A yes/no environment variable: 1/true/yes or 0/false/no (empty = unset). */
+function envFlag(name: "SMARTLEAD_ALLOW_INSECURE_HTTP"): boolean {
+  const v = env(name)?.trim().toLowerCase();
+  if (v === undefined || ["0", "false", "no"].includes(v)) return false;
+  if (["1", "true", "yes"].includes(v)) return true;
+  throw new UsageError(`${name}=${JSON.stringify(v)}: expected 1 or 0`, "or unset it");
 }
 
 async function runPush(

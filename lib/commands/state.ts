@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
 import { UsageError } from "../errors.ts";
+import { withoutCredentials } from "../redact.ts";
 import { campaignOptions, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -27,7 +28,7 @@ export const stateCommand = (ctx: CommandContext): Command =>
         const info = {
           index: path,
           campaign_id: opts.campaignId,
-          base_url: store.getMeta("base_url") ?? opts.baseUrl,
+          base_url: withoutCredentials(store.getMeta("base_url") ?? opts.baseUrl!),
           schema_version: Number(store.getMeta("schema_version") ?? 0),
           leads: counts,
           total: counts.synced + counts.rejected + counts.pending,

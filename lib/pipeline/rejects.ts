@@ -4,6 +4,7 @@
  */
 import type { LeadPayload } from "../client/smartlead.ts";
 import { fileError, openForOverwrite } from "../private_files.ts";
+import { escapeControl } from "../escape.ts";
 import { redact } from "../redact.ts";
 import type { RunStats } from "./stats.ts";
 import type { Checked } from "./validate.ts";
@@ -55,7 +56,8 @@ export class RejectsWriter {
         reason: `${r.reason} (row not representable as JSON)`,
       });
     }
-    this.#buf.push(redact(line));
+    // Lossless on JSON: a bidi override or C1 control becomes its \uXXXX form.
+    this.#buf.push(escapeControl(redact(line)));
     if (this.#buf.length >= 1000) await this.flush();
   }
 

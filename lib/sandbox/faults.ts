@@ -8,7 +8,14 @@ export type Fault =
   /** Answer normally, but only after `ms`. */
   | { kind: "delay"; ms: number }
   /** Answer 429 with `Retry-After: retryAfter` (header omitted when undefined). */
-  | { kind: "rate_limit"; retryAfter?: number };
+  | { kind: "rate_limit"; retryAfter?: number }
+  /**
+   * Answer `status` (301/302/307/308) with `Location: to` + the request's path and query (the
+   * key included, as a misconfigured proxy would), without applying the write.
+   */
+  | { kind: "redirect"; status: number; to: string }
+  /** Answer 200 with a body that never ends, without applying the write. */
+  | { kind: "endless_body" };
 
 export interface FaultRule {
   method?: string;
@@ -46,9 +53,14 @@ export function parseFaultRule(value: unknown): FaultRule | string {
       if (typeof fault.ms !== "number") return "fault.ms must be a number";
       break;
     case "rate_limit":
+    case "endless_body":
+      break;
+    case "redirect":
+      if (typeof fault.status !== "number") return "fault.status must be a number";
+      if (typeof fault.to !== "string") return "fault.to must be a URL";
       break;
     default:
-      return "fault.kind must be status, drop, delay or rate_limit";
+      return "fault.kind must be status, drop, delay, rate_limit, redirect or endless_body";
   }
   return rule as FaultRule;
 }

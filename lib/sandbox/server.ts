@@ -119,6 +119,17 @@ function faultResponse(fault: Extract<Fault, { kind: "status" }>): Response {
   return new Response(body, { status: fault.status, headers: { "content-type": type } });
 }
 
+/** A 200 JSON answer that never ends (spaces, 64 kB at a time) until the client goes away. */
+function endlessBody(): Response {
+  const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(chunk);
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/json" } });
+}
+
 async function readBody(req: Request): Promise<{ text: string; value?: unknown; ok: boolean }> {
   const text = await req.text();
   if (text.trim() === "") return { text, ok: true };
@@ -316,6 +327,15 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
           { message: "Rate limit exceeded" },
           fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) },
         );
+        break;
+      case "redirect":
+        res = new Response(null, {
+          status: fault.status,
+          headers: { location: fault.to.replace(/\/+$/, "") + url.pathname + url.search },
+        });
+        break;
+      case "endless_body":
+        res = endlessBody();
         break;
     }
     if (verdict && res !== "drop") {
