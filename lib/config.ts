@@ -61,10 +61,12 @@ export function stripJsonComments(text: string): string {
 
 /**
  * Loads the config: an explicit path must exist; the default file is optional.
- * Returns `{}` when there is none.
+ * Returns `{}` when there is none. `origin` names where the path came from (`--config`,
+ * `SMARTLEAD_SYNC_CONFIG`) in the message when it cannot be read.
  */
 export async function loadConfig(
   path: string | undefined,
+  origin = "--config",
 ): Promise<{ config: Config; path?: string }> {
   const file = path ?? DEFAULT_CONFIG_FILE;
   let text: string;
@@ -79,7 +81,7 @@ export async function loadConfig(
     }
     throw new UsageError(
       `cannot read the config file ${file}: ${describeFsError(e)}`,
-      "check --config",
+      `check ${origin}`,
     );
   }
   let json: unknown;

@@ -6,6 +6,7 @@ import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./clie
 import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
+import { describeFsError } from "./input/source.ts";
 import { IndexStore } from "./index/store.ts";
 import { readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
@@ -104,7 +105,19 @@ export async function push(opts: PushOptions): Promise<Summary> {
       "set SMARTLEAD_API_KEY (or pass --api-key), or use --dry-run",
     );
   }
+  // Everything local first, before any request and before the lock: the inputs exist and
+  // are readable, the state directory can be created, the rejects file can be written.
   const sources = await resolveInputs(opts.inputs);
+  const indexPath = resolveIndexPath(opts.state, baseUrl, opts.campaignId);
+  if (!dryRun) {
+    await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {
+      throw new UsageError(
+        `cannot create the state directory ${dirname(indexPath)}: ${describeFsError(e)}`,
+        "check --state",
+      );
+    });
+  }
+  const rejects = await RejectsWriter.open(opts.rejectsPath);
   const stats = new RunStats();
   stats.bytesTotal = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + (s.size ?? 0), 0)
@@ -142,33 +155,37 @@ export async function push(opts: PushOptions): Promise<Summary> {
     };
   }
 
-  // The campaign first: a wrong key (3) or campaign (4) fails before any input is read.
-  if (client) await client.getCampaign(opts.campaignId);
-
-  const indexPath = resolveIndexPath(opts.state, baseUrl, opts.campaignId);
+  // Then the lock (a second run exits 7 at once, without a request), then the campaign: a
+  // wrong key (3) or campaign (4) fails before any input is read. Every failure here gives
+  // the lock back, so the next run sees no unfinished run to take over.
   let lock: HeldLock | undefined;
-  let store: IndexStore;
-  if (dryRun) {
-    const exists = await fileExists(indexPath);
-    store = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
-  } else {
-    await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {
-      throw new UsageError(
-        `cannot create the state directory ${dirname(indexPath)}: ${e.message}`,
-        "check --state",
-      );
-    });
-    lock = acquireLock(indexPath);
-    if (lock.takenOverFrom) {
-      log(
-        `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
-      );
+  let opened: IndexStore | undefined;
+  try {
+    if (!dryRun) {
+      lock = acquireLock(indexPath);
+      if (lock.takenOverFrom) {
+        log(
+          `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
+        );
+      }
     }
-    store = new IndexStore(indexPath);
-    store.setMeta("base_url", baseUrl);
-    store.setMeta("campaign_id", String(opts.campaignId));
+    if (client) await client.getCampaign(opts.campaignId);
+    if (dryRun) {
+      const exists = await fileExists(indexPath);
+      opened = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
+    } else {
+      opened = new IndexStore(indexPath);
+      opened.setMeta("base_url", baseUrl);
+      opened.setMeta("campaign_id", String(opts.campaignId));
+    }
+    await rejects.begin();
+  } catch (e) {
+    opened?.close();
+    await rejects.close();
+    lock?.release();
+    throw e;
   }
-  const rejects = await RejectsWriter.open(opts.rejectsPath);
+  const store = opened;
   const runId = dryRun ? undefined : store.startRun(mode);
   let exitCode: number = ExitCode.ok;
   let failure: SyncError | undefined;

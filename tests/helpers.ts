@@ -5,6 +5,7 @@
  */
 import { permissionFlags } from "../scripts/permissions.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../lib/sandbox/server.ts";
+import { VERSION } from "../lib/version.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** The entry point under test: cli.ts, or the bundle. */
@@ -150,4 +151,26 @@ export function summaryOf(r: CliResult): Record<string, unknown> {
     throw new Error(`expected one JSON line on stdout, got:\n${r.stdout}\n${r.stderr}`);
   }
   return JSON.parse(lines[0]!);
+}
+
+/**
+ * The one `--json` object of a run that ended with `r.code`, checked for what every exit
+ * carries: the command, exit_code, error and hint (null on success), version, ISO times.
+ */
+export function outcomeOf(r: CliResult, command: string | null): Record<string, unknown> {
+  const o = summaryOf(r);
+  const fail = (what: string) => new Error(`${what}:\n${r.stdout}\n${r.stderr}`);
+  if (o.command !== command) throw fail(`command is not ${command}`);
+  if (o.exit_code !== r.code) throw fail(`exit_code is not ${r.code}`);
+  if (o.version !== VERSION) throw fail("version");
+  const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  const [started, finished] = [String(o.started_at), String(o.finished_at)];
+  if (!iso.test(started) || !iso.test(finished) || started > finished) throw fail("times");
+  if (r.code === 0 ? o.error !== null || o.hint !== null : typeof o.error !== "string") {
+    throw fail("error");
+  }
+  if (r.code !== 0 && (typeof o.hint !== "string" || !r.stderr.includes(String(o.error)))) {
+    throw fail("hint, or the error is not the one on stderr");
+  }
+  return o;
 }

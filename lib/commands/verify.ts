@@ -30,8 +30,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
       const client = clientFor(ctx, opts);
-      await client.getCampaign(opts.campaignId);
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
+      ctx.report = { index: path, campaign_id: opts.campaignId };
       const repair = flags.repair === true;
       const exists = await fileExists(path);
       if (!exists && !repair) {
@@ -40,8 +40,16 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           "run push first, or verify --repair to build it from Smartlead",
         );
       }
+      // Local checks, then the lock, then the campaign; a failure gives the lock back.
       const lock = repair ? acquireLock(path) : undefined;
-      const store = new IndexStore(path, { readOnly: !repair });
+      let store: IndexStore;
+      try {
+        await client.getCampaign(opts.campaignId);
+        store = new IndexStore(path, { readOnly: !repair });
+      } catch (e) {
+        lock?.release();
+        throw e;
+      }
       try {
         const remote = new Map<string, number>();
         for await (const page of client.roster(opts.campaignId)) {
@@ -90,8 +98,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         }
         const clean = report.missing_from_index.length === 0 &&
           report.missing_from_smartlead.length === 0 && report.lead_id_mismatches.length === 0;
-        if (flags.json) ctx.output.out(JSON.stringify(report) + "\n");
-        else {
+        ctx.report = { ...ctx.report, ...report };
+        if (!flags.json) {
           const lines = [
             `Smartlead: ${report.in_smartlead} leads in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
             `in Smartlead but not in the index: ${report.missing_from_index.length}`,

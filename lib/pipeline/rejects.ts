@@ -31,10 +31,15 @@ export class RejectsWriter {
     this.#file = file;
   }
 
+  /**
+   * Opens the file for writing without truncating it yet: a run checks that it can write
+   * there before it takes the lock, and only `begin()` (once the run owns the index)
+   * empties it, so a run refused by the lock leaves the running one's rejects alone.
+   */
   static async open(path: string | undefined): Promise<RejectsWriter> {
     if (path === undefined) return new RejectsWriter(undefined, undefined);
     try {
-      const file = await Deno.open(path, { write: true, create: true, truncate: true });
+      const file = await Deno.open(path, { write: true, create: true });
       return new RejectsWriter(path, file);
     } catch (e) {
       throw new UsageError(
@@ -42,6 +47,11 @@ export class RejectsWriter {
         "check --rejects",
       );
     }
+  }
+
+  /** Empties the file: the run starts writing its rejects. */
+  async begin(): Promise<void> {
+    await this.#file?.truncate(0);
   }
 
   async write(r: Reject): Promise<void> {
