@@ -84,6 +84,8 @@ export class PushFailed extends Error {
 
 /**
  * Pushes the inputs into the campaign and returns the summary.
+ * @throws SyncError (usage, auth, campaign, locked, unavailable) when the run cannot start:
+ *   local checks come first, then the lock, then the campaign; the lock is given back.
  * @throws PushFailed carrying the summary and the exit code of what stopped the run.
  */
 export async function push(opts: PushOptions): Promise<Summary> {
@@ -157,18 +159,11 @@ export async function push(opts: PushOptions): Promise<Summary> {
 
   // Then the lock (a second run exits 7 at once, without a request), then the campaign: a
   // wrong key (3) or campaign (4) fails before any input is read. Every failure here gives
-  // the lock back, so the next run sees no unfinished run to take over.
+  // the lock back as it was found: no note of an unfinished run is left by this one.
   let lock: HeldLock | undefined;
   let opened: IndexStore | undefined;
   try {
-    if (!dryRun) {
-      lock = acquireLock(indexPath);
-      if (lock.takenOverFrom) {
-        log(
-          `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
-        );
-      }
-    }
+    if (!dryRun) lock = acquireLock(indexPath);
     if (client) await client.getCampaign(opts.campaignId);
     if (dryRun) {
       const exists = await fileExists(indexPath);
@@ -182,8 +177,13 @@ export async function push(opts: PushOptions): Promise<Summary> {
   } catch (e) {
     opened?.close();
     await rejects.close();
-    lock?.release();
+    lock?.release({ restore: true });
     throw e;
+  }
+  if (lock?.takenOverFrom) {
+    log(
+      `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
+    );
   }
   const store = opened;
   const runId = dryRun ? undefined : store.startRun(mode);

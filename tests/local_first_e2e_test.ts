@@ -79,3 +79,35 @@ Deno.test("push() as a library gives the lock back on every early failure", asyn
     assert.deepEqual(sb.state.campaignLeads(1), []);
   });
 });
+
+Deno.test("after a killed run, a run refused at the campaign check neither notes nor hides it", async () => {
+  await withSandbox({}, async ({ sb, env }) => {
+    const base = ["push", messy, "--campaign-id", "1"];
+    // A run killed (SIGKILL) while it holds the lock, waiting out a 10-minute Retry-After.
+    sb.addFault({
+      method: "POST",
+      pathPattern: "/campaigns/1/leads",
+      times: 1,
+      fault: { kind: "rate_limit", retryAfter: 600 },
+    });
+    let kill = false;
+    const killed = runCli(base, { env, kill: { when: () => kill } });
+    while (!sb.requests.some((r) => r.status === 429)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    kill = true;
+    assert.equal((await killed).code, 137);
+    // Refused at the campaign check: it did none of the killed run's work, so it says nothing.
+    const wrongKey = await runCli(base, { env: { ...env, SMARTLEAD_API_KEY: "wrong-key-123" } });
+    assert.equal(wrongKey.code, 3, wrongKey.stderr);
+    assert.doesNotMatch(wrongKey.stderr, NOTE);
+    // The run that does continue the work is the one that notes it.
+    const next = await runCli(base, { env });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      /^note: the previous run \(pid \d+, started .*\) ended without finishing; continuing its work$/m,
+    );
+    assert.equal(sb.state.campaignLeads(1).length, 3);
+  });
+});

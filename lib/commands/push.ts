@@ -80,7 +80,7 @@ export const pushCommand = (ctx: CommandContext): Command =>
     )
     .option("--retry-rejected", "send again rows Smartlead refused before, even if unchanged")
     .option("--dry-run", "plan everything, write nothing to Smartlead")
-    .option("--json", "print one JSON summary object on stdout")
+    .option("--json", "print one JSON object on stdout (the summary), whatever the exit")
     .option("--quiet", "no progress and no summary on stderr")
     .option("--verbose", "also print each batch's Smartlead counters")
     .option("--ignore-global-block-list", "Smartlead setting ignore_global_block_list")

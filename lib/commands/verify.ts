@@ -47,7 +47,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         await client.getCampaign(opts.campaignId);
         store = new IndexStore(path, { readOnly: !repair });
       } catch (e) {
-        lock?.release();
+        lock?.release({ restore: true });
         throw e;
       }
       try {

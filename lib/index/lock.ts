@@ -16,7 +16,11 @@ export interface LockInfo {
 export interface HeldLock {
   /** The previous holder when it died without releasing (informational). */
   takenOverFrom: LockInfo | undefined;
-  release(): void;
+  /**
+   * Gives the lock back. `restore`: this run did no work, so the previous holder's info is
+   * put back and the next run still notes the unfinished run it continues.
+   */
+  release(opts?: { restore?: boolean }): void;
 }
 
 function readInfo(path: string): LockInfo | undefined {
@@ -67,9 +71,11 @@ export function acquireLock(indexPath: string): HeldLock {
   Deno.writeTextFileSync(infoPath, JSON.stringify(info) + "\n");
   return {
     takenOverFrom: previous,
-    release() {
+    release(opts) {
       try {
-        Deno.removeSync(infoPath);
+        if (opts?.restore && previous) {
+          Deno.writeTextFileSync(infoPath, JSON.stringify(previous) + "\n");
+        } else Deno.removeSync(infoPath);
       } catch {
         // already gone
       }
