@@ -40,6 +40,8 @@ export interface PushOptions {
   retryRejected?: boolean;
   /** Index directory or file; default under $XDG_STATE_HOME. */
   state?: string | undefined;
+  /** Where `rejectsPath` and `state` came from, for messages (default: the flags). */
+  origins?: { rejects?: string; state?: string };
   settings?: AddLeadsSettings;
   maxAttempts?: number;
   timeoutMs?: number;
@@ -115,11 +117,11 @@ export async function push(opts: PushOptions): Promise<Summary> {
     await Deno.mkdir(dirname(indexPath), { recursive: true }).catch((e) => {
       throw new UsageError(
         `cannot create the state directory ${dirname(indexPath)}: ${describeFsError(e)}`,
-        "check --state",
+        `check ${opts.origins?.state ?? "--state"}`,
       );
     });
   }
-  const rejects = await RejectsWriter.open(opts.rejectsPath);
+  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects);
   const stats = new RunStats();
   stats.bytesTotal = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + (s.size ?? 0), 0)

@@ -170,6 +170,7 @@ Deno.test("a bad value names where it came from: the variable, the config file k
       JSON.stringify({ campaign_id: "0", base_url: "ftp://files.example/" }),
     );
     await Deno.writeTextFile(`${dir}/r.json`, JSON.stringify({ campaign_id: 1, rate: "0/2" }));
+    await Deno.writeTextFile(`${dir}/d.json`, JSON.stringify({ campaign_id: 1, rejects: dir }));
     const cases: Array<[string[], Record<string, string>, string]> = [
       [
         ["push", messy],
@@ -200,6 +201,11 @@ Deno.test("a bad value names where it came from: the variable, the config file k
         ["push", messy, "--config", `${dir}/r.json`],
         env,
         `error: ${dir}/r.json: rate "0/2": expected n/seconds, e.g. 10/2 — fix rate in ${dir}/r.json`,
+      ],
+      [
+        ["push", messy, "--config", `${dir}/d.json`],
+        env,
+        `error: cannot write the rejects file ${dir}: is a directory — check rejects in ${dir}/d.json`,
       ],
       [
         ["push", messy, "--campaign-id", "1"],

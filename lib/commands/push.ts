@@ -247,6 +247,13 @@ export async function resolvePushOptions(
   const backoff = intOption("--backoff-ms", str("backoffMs"), 0, 600_000);
   if (backoff !== undefined) opts.backoffBaseMs = backoff;
   if (configPath !== undefined) opts.configPath = configPath;
+  const origins: NonNullable<PushOptions["origins"]> = {};
+  for (const [key, flag] of [["rejects", "--rejects"], ["state", "--state"]] as const) {
+    if (str(key) === undefined && config[key] !== undefined) {
+      origins[key] = `${key} in ${configPath}`;
+    } else origins[key] = flag;
+  }
+  opts.origins = origins;
   return opts;
 }
 

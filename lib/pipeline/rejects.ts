@@ -35,8 +35,9 @@ export class RejectsWriter {
    * Opens the file for writing without truncating it yet: a run checks that it can write
    * there before it takes the lock, and only `begin()` (once the run owns the index)
    * empties it, so a run refused by the lock leaves the running one's rejects alone.
+   * `origin` names where the path came from in the message (`--rejects`, a config key).
    */
-  static async open(path: string | undefined): Promise<RejectsWriter> {
+  static async open(path: string | undefined, origin = "--rejects"): Promise<RejectsWriter> {
     if (path === undefined) return new RejectsWriter(undefined, undefined);
     try {
       const file = await Deno.open(path, { write: true, create: true });
@@ -44,7 +45,7 @@ export class RejectsWriter {
     } catch (e) {
       throw new UsageError(
         `cannot write the rejects file ${path}: ${describeFsError(e)}`,
-        "check --rejects",
+        `check ${origin}`,
       );
     }
   }
