@@ -7,6 +7,8 @@ import { Command, CommanderError } from "commander";
 import { checkCommand } from "./lib/commands/check.ts";
 import { completionsCommand } from "./lib/commands/completions.ts";
 import type { CommandContext } from "./lib/commands/context.ts";
+import { argvTarget, checkOptionValues } from "./lib/commands/option_values.ts";
+import { jsonRequested, outcomeObject } from "./lib/commands/outcome.ts";
 import { initCommand } from "./lib/commands/init.ts";
 import { mappingCommand } from "./lib/commands/mapping.ts";
 import { pushCommand } from "./lib/commands/push.ts";
@@ -16,7 +18,8 @@ import { verifyCommand } from "./lib/commands/verify.ts";
 import { ExitCode, SyncError } from "./lib/errors.ts";
 import { environmentError } from "./lib/os_errors.ts";
 import { type Output, processOutput } from "./lib/output.ts";
-import { redact } from "./lib/redact.ts";
+import { env } from "./lib/env.ts";
+import { redact, registerSecret } from "./lib/redact.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** Builds the command tree. */
@@ -68,12 +71,26 @@ function errorLine(message: string, hint: string | undefined): string {
   return `error: ${message}${hint ? ` — ${hint}` : ""}\n`;
 }
 
+/**
+ * Registers every API key the arguments or the environment carry, before anything prints
+ * (the sandbox's own key is a demo key it shows on purpose).
+ */
+function registerKeys(program: Command, args: readonly string[]): void {
+  registerSecret(env("SMARTLEAD_API_KEY"));
+  if (argvTarget(program, args).command?.name() === "sandbox") return;
+  args.forEach((a, i) => {
+    if (a === "--api-key") registerSecret(args[i + 1]);
+    else if (a.startsWith("--api-key=")) registerSecret(a.slice("--api-key=".length));
+  });
+}
+
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(
   args: string[],
   output: Output = processOutput(),
   stdin?: ReadableStream<Uint8Array>,
 ): Promise<number> {
+  const startedAt = new Date();
   const debug = args.includes("--debug");
   const ctx: CommandContext = {
     output,
@@ -81,33 +98,59 @@ export async function main(
     debug,
     exitCode: 0,
     stdinIsTty: stdin === undefined && Deno.stdin.isTerminal(),
+    json: jsonRequested(args),
+    report: {},
   };
   const program = buildProgram(ctx);
+  registerKeys(program, args);
   if (args.length === 0) {
     output.err(program.helpInformation());
     return ExitCode.usage;
   }
+  // With --json, every exit prints exactly one object on stdout (after the command's output
+  // to stderr), so that a `>> runs.jsonl` log keeps the failed runs too.
+  const end = (exitCode: number, error?: { message: string; hint?: string | undefined }) => {
+    if (ctx.json && (ctx.report !== null || exitCode !== 0)) {
+      const object = outcomeObject(ctx.report ?? {}, {
+        command: argvTarget(program, args).command?.name() ?? null,
+        exitCode,
+        error: error?.message ?? null,
+        hint: error?.hint ?? null,
+        startedAt,
+        finishedAt: new Date(),
+      });
+      output.out(JSON.stringify(object) + "\n");
+    }
+    return exitCode;
+  };
   try {
+    checkOptionValues(program, args);
     await program.parseAsync(args, { from: "user" });
-    return ctx.exitCode;
+    return end(ctx.exitCode);
   } catch (thrown) {
     // A full disk or a read-only directory is the machine's problem, not an internal error.
     const e = environmentError(thrown) ?? thrown;
     if (e instanceof CommanderError) {
       // Asked-for help and --version exit 0; misuse exits 2 (commander printed why).
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
-      if (e.code === "commander.help") return ExitCode.usage;
-      return ExitCode.usage;
+      const message = e.code === "commander.help"
+        ? "no command given"
+        : e.message.replace(/^error: /, "");
+      return end(ExitCode.usage, { message, hint: "run with --help for usage" });
     }
     if (e instanceof SyncError) {
       output.err(errorLine(e.message, e.hint));
       if (debug && e.stack) output.err(redact(e.stack) + "\n");
-      return e.exitCode;
+      return end(e.exitCode, e);
     }
     const err = e instanceof Error ? e : new Error(String(e));
-    output.err(errorLine(`internal error: ${err.message}`, "run again with --debug and report it"));
+    const failure = {
+      message: `internal error: ${err.message}`,
+      hint: "run again with --debug and report it",
+    };
+    output.err(errorLine(failure.message, failure.hint));
     if (debug && err.stack) output.err(redact(err.stack) + "\n");
-    return ExitCode.internal;
+    return end(ExitCode.internal, failure);
   }
 }
 

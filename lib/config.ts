@@ -89,10 +89,12 @@ export function stripJsonComments(text: string): string {
 
 /**
  * Loads the config: an explicit path must exist; the default file is optional.
- * Returns `{}` when there is none.
+ * Returns `{}` when there is none. `origin` names where the path came from (`--config`,
+ * `SMARTLEAD_SYNC_CONFIG`) in the message when it cannot be read.
  */
 export async function loadConfig(
   path: string | undefined,
+  origin = "--config",
 ): Promise<{ config: Config; path?: string }> {
   if (path === undefined) {
     // The default file is optional: `.jsonc`, else the older `.json`.
@@ -113,7 +115,7 @@ export async function loadConfig(
   } catch (e) {
     throw new UsageError(
       `cannot read the config file ${file}: ${describeFsError(e)}`,
-      "check --config",
+      `check ${origin}`,
     );
   }
   let json: unknown;

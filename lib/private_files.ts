@@ -40,10 +40,17 @@ export function ensurePrivateFile(path: string): void {
  * target would be truncated): a new file is created 0600 with O_EXCL (which never follows a
  * link); an existing regular file is opened without truncating, checked to be the file that
  * was looked at, then truncated. Devices and pipes (/dev/null, /dev/stdout) are written as
- * they are. `flag` names the option in errors.
+ * they are. Errors read "cannot write <what> <path>: <why>"; `origin` names where the path
+ * came from (`--rejects`, a config file key). `truncate: false` leaves emptying to the caller.
  */
-export async function openForOverwrite(path: string, flag: string): Promise<Deno.FsFile> {
-  const refuse = (what: string, hint: string) => new UsageError(`${flag} ${path}: ${what}`, hint);
+export async function openForOverwrite(
+  path: string,
+  what: string,
+  origin: string,
+  opts: { truncate?: boolean } = {},
+): Promise<Deno.FsFile> {
+  const refuse = (why: string, hint: string) =>
+    new UsageError(`cannot write ${what} ${path}: ${why}`, hint);
   let seen: Deno.FileInfo | undefined;
   try {
     seen = await Deno.lstat(path);
@@ -60,10 +67,10 @@ export async function openForOverwrite(path: string, flag: string): Promise<Deno
       throw e;
     }
   }
-  if (seen.isDirectory) throw refuse("is a directory", `name a file for ${flag}`);
+  if (seen.isDirectory) throw refuse("is a directory", `check ${origin}`);
   const link = refuse(
     "is a symbolic link, and its target would be overwritten",
-    `name the file itself for ${flag}`,
+    `name the file itself, not a link to it (${origin})`,
   );
   if (seen.isSymlink) {
     const target = await Deno.stat(path).catch(() => undefined);
@@ -77,7 +84,7 @@ export async function openForOverwrite(path: string, flag: string): Promise<Deno
       if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
         throw refuse("was replaced while it was being opened", "run again");
       }
-      await file.truncate(0);
+      if (opts.truncate ?? true) await file.truncate(0);
       tighten(path);
     }
     return file;

@@ -60,6 +60,8 @@ export interface PushOptions {
   retryRejected?: boolean;
   /** Index directory or file; default under $XDG_STATE_HOME. */
   state?: string | undefined;
+  /** Where `rejectsPath` and `state` came from, for messages (default: the flags). */
+  origins?: { rejects?: string; state?: string };
   settings?: AddLeadsSettings;
   maxAttempts?: number;
   timeoutMs?: number;
@@ -105,6 +107,8 @@ export class PushFailed extends Error {
 
 /**
  * Pushes the inputs into the campaign and returns the summary.
+ * @throws SyncError (usage, auth, campaign, locked, unavailable) when the run cannot start:
+ *   local checks come first, then the lock, then the campaign; the lock is given back.
  * @throws PushFailed carrying the summary and the exit code of what stopped the run.
  */
 export async function push(opts: PushOptions): Promise<Summary> {
@@ -126,7 +130,19 @@ export async function push(opts: PushOptions): Promise<Summary> {
       "set SMARTLEAD_API_KEY (or pass --api-key), or use --dry-run",
     );
   }
+  // Everything local first, before any request and before the lock: the inputs exist and
+  // are readable, the state directory can be created, the rejects file can be written.
   const sources = await resolveInputs(opts.inputs);
+  const indexPath = resolveIndexPath(opts.state, baseUrl, opts.campaignId);
+  if (!dryRun) {
+    await makePrivateDir(dirname(indexPath)).catch((e) => {
+      throw new UsageError(
+        `cannot create the state directory ${dirname(indexPath)}: ${osCause(e)}`,
+        `check ${opts.origins?.state ?? "--state"}`,
+      );
+    });
+  }
+  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects);
   const stats = new RunStats();
   stats.bytesTotal = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + (s.size ?? 0), 0)
@@ -166,33 +182,35 @@ export async function push(opts: PushOptions): Promise<Summary> {
     };
   }
 
-  // The campaign first: a wrong key (3) or campaign (4) fails before any input is read.
-  if (client) await client.getCampaign(opts.campaignId);
-
-  const indexPath = resolveIndexPath(opts.state, baseUrl, opts.campaignId);
+  // Then the lock (a second run exits 7 at once, without a request), then the campaign: a
+  // wrong key (3) or campaign (4) fails before any input is read. Every failure here gives
+  // the lock back as it was found: no note of an unfinished run is left by this one.
   let lock: HeldLock | undefined;
-  let store: IndexStore;
-  if (dryRun) {
-    const exists = await fileExists(indexPath);
-    store = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
-  } else {
-    await makePrivateDir(dirname(indexPath)).catch((e) => {
-      throw new UsageError(
-        `cannot create the state directory ${dirname(indexPath)}: ${osCause(e)}`,
-        "check --state",
-      );
-    });
-    lock = acquireLock(indexPath);
-    if (lock.takenOverFrom) {
-      log(
-        `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
-      );
+  let opened: IndexStore | undefined;
+  try {
+    if (!dryRun) lock = acquireLock(indexPath);
+    if (client) await client.getCampaign(opts.campaignId);
+    if (dryRun) {
+      const exists = await fileExists(indexPath);
+      opened = exists ? new IndexStore(indexPath, { readOnly: true }) : new IndexStore(":memory:");
+    } else {
+      opened = new IndexStore(indexPath);
+      opened.setMeta("base_url", withoutCredentials(baseUrl));
+      opened.setMeta("campaign_id", String(opts.campaignId));
     }
-    store = new IndexStore(indexPath);
-    store.setMeta("base_url", withoutCredentials(baseUrl));
-    store.setMeta("campaign_id", String(opts.campaignId));
+    await rejects.begin();
+  } catch (e) {
+    opened?.close();
+    await rejects.close();
+    lock?.release({ restore: true });
+    throw e;
   }
-  const rejects = await RejectsWriter.open(opts.rejectsPath);
+  if (lock?.takenOverFrom) {
+    log(
+      `note: the previous run (pid ${lock.takenOverFrom.pid}, started ${lock.takenOverFrom.started_at}) ended without finishing; continuing its work`,
+    );
+  }
+  const store = opened;
   const runId = dryRun ? undefined : store.startRun(mode);
   let exitCode: number = ExitCode.ok;
   let failure: SyncError | undefined;

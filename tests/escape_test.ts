@@ -52,7 +52,7 @@ Deno.test("mapping prints a hostile header escaped, on stdout and stderr, text a
     const json = await runCli(["mapping", csv, "--json"]);
     assert.equal(json.code, 0, json.stderr);
     assert.doesNotMatch(json.stdout, RAW);
-    assert.equal(JSON.parse(json.stdout)[1].column, HOSTILE); // the same JSON, only escaped
+    assert.equal(JSON.parse(json.stdout).columns[1].column, HOSTILE); // the same JSON, only escaped
 
     // A file without an email column: the error quotes the header on stderr.
     const noEmail = `${dir}/n.csv`;

@@ -104,7 +104,7 @@ Deno.test("--rejects refuses a symbolic link to a file and leaves its target alo
     assert.equal(r.code, 2, r.stderr);
     assert.equal(
       r.stderr,
-      `error: --rejects ${link}: is a symbolic link, and its target would be overwritten — name the file itself for --rejects\n`,
+      `error: cannot write the rejects file ${link}: is a symbolic link, and its target would be overwritten — name the file itself, not a link to it (--rejects)\n`,
     );
     assert.equal(await Deno.readTextFile(victim), "do not truncate me\n");
     assert.equal(sb.state.campaignLeads(1).length, 0);
@@ -114,7 +114,10 @@ Deno.test("--rejects refuses a symbolic link to a file and leaves its target alo
     await Deno.symlink(`${dir}/nowhere.ndjson`, dangling);
     const d = await runCli(["push", csv, "--campaign-id", "1", "--rejects", dangling], { env });
     assert.equal(d.code, 2, d.stderr);
-    assert.match(d.stderr, /^error: --rejects .*dangling\.ndjson: is a symbolic link, /m);
+    assert.match(
+      d.stderr,
+      /^error: cannot write the rejects file .*dangling\.ndjson: is a symbolic link, /m,
+    );
     assert.equal(await Deno.stat(`${dir}/nowhere.ndjson`).then(() => true, () => false), false);
 
     // A device is written as it is.

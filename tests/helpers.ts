@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { permissionFlags } from "../scripts/permissions.ts";
 import { type Summary, WOULD_DELETE_SHOWN } from "../lib/pipeline/report.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../lib/sandbox/server.ts";
+import { VERSION } from "../lib/version.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** The entry point under test: cli.ts, or the bundle. */
@@ -221,4 +222,26 @@ export function assertIdentities(summary: Record<string, unknown>): void {
     assert.equal(s.would_delete_count, s.planned.delete, `would_delete: ${why}`);
     assert.equal(s.would_delete.length, Math.min(s.planned.delete, WOULD_DELETE_SHOWN), why);
   }
+}
+
+/**
+ * The one `--json` object of a run that ended with `r.code`, checked for what every exit
+ * carries: the command, exit_code, error and hint (null on success), version, ISO times.
+ */
+export function outcomeOf(r: CliResult, command: string | null): Record<string, unknown> {
+  const o = summaryOf(r);
+  const fail = (what: string) => new Error(`${what}:\n${r.stdout}\n${r.stderr}`);
+  if (o.command !== command) throw fail(`command is not ${command}`);
+  if (o.exit_code !== r.code) throw fail(`exit_code is not ${r.code}`);
+  if (o.version !== VERSION) throw fail("version");
+  const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  const [started, finished] = [String(o.started_at), String(o.finished_at)];
+  if (!iso.test(started) || !iso.test(finished) || started > finished) throw fail("times");
+  if (r.code === 0 ? o.error !== null || o.hint !== null : typeof o.error !== "string") {
+    throw fail("error");
+  }
+  if (r.code !== 0 && (typeof o.hint !== "string" || !r.stderr.includes(String(o.error)))) {
+    throw fail("hint, or the error is not the one on stderr");
+  }
+  return o;
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { countRequests, runCli, summaryOf, withSandbox } from "./helpers.ts";
 import type { Sandbox } from "../lib/sandbox/server.ts";
+import { VERSION } from "../lib/version.ts";
 
 function csvOf(rows: Array<[string, string, string]>): string {
   return "Email,First Name,Title\n" + rows.map((r) => r.join(",")).join("\n") + "\n";
@@ -338,7 +339,11 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
     await runCli(["push", csv, "--campaign-id", "1"], { env });
     const clean = await runCli(["verify", "--campaign-id", "1", "--json"], { env });
     assert.equal(clean.code, 0, clean.stderr);
-    assert.deepEqual(JSON.parse(clean.stdout), {
+    const { started_at: _s, finished_at: _f, ...report } = JSON.parse(clean.stdout);
+    assert.deepEqual(report, {
+      command: "verify",
+      index: indexFile(dir, sb),
+      campaign_id: 1,
       in_smartlead: 5,
       in_index: 5,
       missing_from_index: [],
@@ -346,6 +351,10 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
       lead_id_mismatches: [],
       foreign: 0,
       repaired: false,
+      exit_code: 0,
+      error: null,
+      hint: null,
+      version: VERSION,
     });
     // Someone deletes a lead in Smartlead and adds another by hand.
     const victim = sb.state.campaignLeads(1)[1]!;

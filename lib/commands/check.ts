@@ -10,6 +10,7 @@ export const checkCommand = (ctx: CommandContext): Command =>
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
       const client = clientFor(ctx, opts, { maxAttempts: 3 });
+      ctx.report = { ok: false, base_url: client.baseUrl, campaign_id: opts.campaignId };
       const campaign = await client.getCampaign(opts.campaignId);
       const result = {
         ok: true,
@@ -18,8 +19,8 @@ export const checkCommand = (ctx: CommandContext): Command =>
         campaign_name: campaign.name ?? null,
         campaign_status: campaign.status ?? null,
       };
-      if (flags.json) ctx.output.out(JSON.stringify(result) + "\n");
-      else {
+      ctx.report = result;
+      if (!flags.json) {
         ctx.output.err(
           `ok: the API key works and campaign ${result.campaign_id} exists` +
             (result.campaign_name

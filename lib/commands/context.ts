@@ -11,14 +11,26 @@ export interface CommandContext {
   stdinIsTty: boolean;
   /** What the command's action decided the process should exit with. */
   exitCode: number;
+  /** `--json` was given: `cli.ts` prints `report` as one object on stdout, whatever the exit. */
+  json: boolean;
+  /**
+   * What the command reports with `--json`, set as soon as something is known (the inputs,
+   * the campaign) and completed on success; `cli.ts` adds the exit code, error and times.
+   * null: the command printed its own JSON (the sandbox's ready line).
+   */
+  report: Record<string, unknown> | null;
 }
 
-/** A parsed integer option, or a usage error naming the flag. */
+/**
+ * A parsed integer option, or a usage error naming where the value came from (`flag`: the
+ * flag, an environment variable or a config file key; `hint`: how to fix it there).
+ */
 export function intOption(
   flag: string,
   value: string | number | undefined,
   min: number,
   max: number,
+  hint = "see --help",
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = typeof value === "number" ? value : Number(String(value).trim());
@@ -29,7 +41,7 @@ export function intOption(
           ? `a whole number of at least ${min}`
           : `a whole number from ${min} to ${max}`
       }`,
-      `see --help`,
+      hint,
     );
   }
   return n;

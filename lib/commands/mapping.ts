@@ -46,26 +46,26 @@ export const mappingCommand = (ctx: CommandContext): Command =>
     .option("--config <path>", "config file whose map is applied")
     .option("--json", "print the mapping as JSON on stdout")
     .action(async (input: string, flags: Record<string, unknown>) => {
+      ctx.report = { input };
+      const configFlag = flags.config as string | undefined;
       const { config } = await loadConfig(
-        (flags.config as string | undefined) ?? env("SMARTLEAD_SYNC_CONFIG"),
+        configFlag ?? env("SMARTLEAD_SYNC_CONFIG"),
+        configFlag === undefined ? "SMARTLEAD_SYNC_CONFIG" : "--config",
       );
       const fromConfig = Object.entries(config.map ?? {}).map(([f, c]) => `${f}=${c}`);
       const plan = await planForFile(ctx, input, [
         ...fromConfig,
         ...((flags.map as string[]) ?? []),
       ]);
-      if (flags.json) {
-        ctx.output.out(
-          JSON.stringify(
-            plan.columns.map((c, i) => ({
-              column: c,
-              target: plan.targets[i],
-              how: plan.reasons[i],
-            })),
-          ) +
-            "\n",
-        );
-      } else ctx.output.out(describePlan(plan).join("\n") + "\n");
+      ctx.report = {
+        input,
+        columns: plan.columns.map((c, i) => ({
+          column: c,
+          target: plan.targets[i],
+          how: plan.reasons[i],
+        })),
+      };
+      if (!flags.json) ctx.output.out(describePlan(plan).join("\n") + "\n");
       if (plan.emailColumn < 0) {
         throw new UsageError(`${input}: no email column`, "name it with --map email=<column>");
       }

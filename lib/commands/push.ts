@@ -3,8 +3,8 @@ import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import type { AddLeadsSettings } from "../client/smartlead.ts";
 import { DEFAULT_BASE_URL, SmartleadClient } from "../client/smartlead.ts";
-import { CAMPAIGN_PLACEHOLDER, loadConfig } from "../config.ts";
-import { env } from "../env.ts";
+import { CAMPAIGN_PLACEHOLDER, type Config, loadConfig } from "../config.ts";
+import { env, type EnvVar } from "../env.ts";
 import { UsageError } from "../errors.ts";
 import { mergeTags } from "../lead.ts";
 import { parseMapFlags } from "../mapping.ts";
@@ -101,7 +101,7 @@ export const pushCommand = (ctx: CommandContext): Command =>
     )
     .option("--retry-rejected", "send again rows Smartlead refused before, even if unchanged")
     .option("--dry-run", "plan everything, write nothing to Smartlead")
-    .option("--json", "print one JSON summary object on stdout")
+    .option("--json", "print one JSON object on stdout (the summary), whatever the exit")
     .option("--quiet", "no progress and no summary on stderr")
     .option("--verbose", "also print each batch's Smartlead counters")
     .option("--ignore-global-block-list", "Smartlead setting ignore_global_block_list")
@@ -149,6 +149,20 @@ export function clientFor(
   });
 }
 
+/** A setting's value and where it came from: a flag, a variable or a config file key. */
+interface Source {
+  value: string;
+  /** How messages name it: `--campaign-id`, `SMARTLEAD_CAMPAIGN_ID`, `smartlead-sync.json: rate`. */
+  name: string;
+  /** How to fix it there. */
+  hint: string;
+}
+
+function fromEnv(name: EnvVar): Source | undefined {
+  const value = env(name);
+  return value === undefined ? undefined : { value, name, hint: `fix or unset ${name}` };
+}
+
 /** Resolves flags > environment > config > defaults into push options. */
 export async function resolvePushOptions(
   ctx: CommandContext,
@@ -156,44 +170,69 @@ export async function resolvePushOptions(
   flags: Record<string, unknown>,
 ): Promise<PushOptions & { json: boolean; quiet: boolean; configPath?: string }> {
   const str = (k: string) => (typeof flags[k] === "string" ? flags[k] as string : undefined);
-  const { config, path: configPath } = await loadConfig(
-    str("config") ?? env("SMARTLEAD_SYNC_CONFIG"),
-  );
+  const configFrom: Source | undefined = str("config") !== undefined
+    ? { value: str("config")!, name: "--config", hint: "check --config" }
+    : fromEnv("SMARTLEAD_SYNC_CONFIG");
+  const { config, path: configPath } = await loadConfig(configFrom?.value, configFrom?.name);
+  // Each value names where it came from when it is wrong: the flag, the variable, the file.
+  const fromFlag = (flag: string, key: string): Source | undefined => {
+    const value = str(key);
+    return value === undefined ? undefined : { value, name: flag, hint: "see --help" };
+  };
+  const fromConfig = (key: keyof Config): Source | undefined => {
+    const value = config[key];
+    return value === undefined ? undefined : {
+      value: String(value),
+      name: `${configPath}: ${key}`,
+      hint: `fix ${key} in ${configPath}`,
+    };
+  };
   const apiKey = str("apiKey") ?? env("SMARTLEAD_API_KEY") ?? config.api_key;
   registerSecret(apiKey);
-  const campaignRaw = str("campaignId") ?? env("SMARTLEAD_CAMPAIGN_ID") ??
-    (config.campaign_id !== undefined ? String(config.campaign_id) : undefined);
-  if (campaignRaw === CAMPAIGN_PLACEHOLDER) {
+  const campaign = fromFlag("--campaign-id", "campaignId") ?? fromEnv("SMARTLEAD_CAMPAIGN_ID") ??
+    fromConfig("campaign_id");
+  if (campaign?.value === CAMPAIGN_PLACEHOLDER) {
     throw new UsageError(
       `${configPath}: campaign_id is still the placeholder that init wrote`,
       "set it to the campaign's id (smartlead-sync campaigns lists them) or pass --campaign-id",
     );
   }
-  if (campaignRaw === undefined) {
+  if (campaign === undefined) {
     throw new UsageError("no campaign id", "pass --campaign-id <id> or set SMARTLEAD_CAMPAIGN_ID");
   }
-  const campaignId = intOption("--campaign-id", campaignRaw, 1, Number.MAX_SAFE_INTEGER)!;
-  const baseUrl = str("baseUrl") ?? env("SMARTLEAD_BASE_URL") ?? config.base_url ??
-    DEFAULT_BASE_URL;
+  const campaignId = intOption(
+    campaign.name,
+    campaign.value,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    campaign.hint,
+  )!;
+  const base = fromFlag("--base-url", "baseUrl") ?? fromEnv("SMARTLEAD_BASE_URL") ??
+    fromConfig("base_url");
+  const baseUrl = base?.value ?? DEFAULT_BASE_URL;
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("not http");
   } catch {
     throw new UsageError(
-      `--base-url ${JSON.stringify(withoutCredentials(baseUrl))}: not an http(s) URL`,
-      "e.g. https://server.smartlead.ai/api/v1",
+      `${base?.name ?? "--base-url"} ${
+        JSON.stringify(withoutCredentials(baseUrl))
+      }: not an http(s) URL`,
+      `${base && base.name !== "--base-url" ? `${base.hint}, ` : ""}e.g. ${DEFAULT_BASE_URL}`,
     );
   }
   const allowInsecureHttp = flags.allowInsecureHttp === true ||
     envFlag("SMARTLEAD_ALLOW_INSECURE_HTTP") || config.allow_insecure_http === true;
-  const rateText = str("rate") ?? config.rate;
-  const rate = rateText === undefined ? undefined : parseRate(rateText);
-  if (rateText !== undefined && rate === undefined) {
+  const rateFrom = fromFlag("--rate", "rate") ?? fromConfig("rate");
+  const rate = rateFrom === undefined ? undefined : parseRate(rateFrom.value);
+  if (rateFrom !== undefined && rate === undefined) {
     throw new UsageError(
-      `--rate ${JSON.stringify(rateText)}: expected n/seconds, e.g. 10/2`,
-      "see --help",
+      `${rateFrom.name} ${JSON.stringify(rateFrom.value)}: expected n/seconds, e.g. 10/2`,
+      rateFrom.hint,
     );
   }
+  const int = (src: Source | undefined, min: number, max: number) =>
+    src && intOption(src.name, src.value, min, max, src.hint);
   const configMap = Object.entries(config.map ?? {}).map(([field, column]) => `${field}=${column}`);
   const map = parseMapFlags([...configMap, ...((flags.map as string[] | undefined) ?? [])]);
   const tags = mergeTags(
@@ -217,8 +256,11 @@ export async function resolvePushOptions(
     format: str("format") as PushOptions["format"],
     map,
     tags,
-    batchSize: intOption("--batch-size", str("batchSize") ?? config.batch_size, 1, 400) ?? 100,
-    concurrency: intOption("--concurrency", str("concurrency") ?? config.concurrency, 1, 32) ?? 4,
+    batchSize: int(fromFlag("--batch-size", "batchSize") ?? fromConfig("batch_size"), 1, 400) ??
+      100,
+    concurrency:
+      int(fromFlag("--concurrency", "concurrency") ?? fromConfig("concurrency"), 1, 32) ??
+        4,
     rejectsPath: str("rejects") ?? config.rejects,
     dryRun: flags.dryRun === true,
     mode,
@@ -250,6 +292,13 @@ export async function resolvePushOptions(
   const backoff = intOption("--backoff-ms", str("backoffMs"), 0, 600_000);
   if (backoff !== undefined) opts.backoffBaseMs = backoff;
   if (configPath !== undefined) opts.configPath = configPath;
+  const origins: NonNullable<PushOptions["origins"]> = {};
+  for (const [key, flag] of [["rejects", "--rejects"], ["state", "--state"]] as const) {
+    if (str(key) === undefined && config[key] !== undefined) {
+      origins[key] = `${key} in ${configPath}`;
+    } else origins[key] = flag;
+  }
+  opts.origins = origins;
   return opts;
 }
 
@@ -266,7 +315,15 @@ async function runPush(
   inputs: string[],
   flags: Record<string, unknown>,
 ): Promise<number> {
+  const named = inputs.length === 0 ? ["-"] : [...inputs];
+  ctx.report = { inputs: named };
   const opts = await resolvePushOptions(ctx, inputs, flags);
+  ctx.report = {
+    campaign_id: opts.campaignId,
+    mode: opts.mode ?? "incremental",
+    dry_run: opts.dryRun ?? false,
+    inputs: named,
+  };
   const { output } = ctx;
   if ((inputs.length === 0 || inputs.includes("-")) && ctx.stdinIsTty) {
     // Reading a terminal would wait for typed CSV: almost certainly a forgotten file name.
@@ -315,18 +372,20 @@ async function runPush(
   try {
     const summary = await push(opts);
     progress?.clear();
-    if (opts.json) output.out(JSON.stringify(summary) + "\n");
-    else if (!opts.quiet) {
+    ctx.report = { ...summary, inputs: named };
+    if (!opts.quiet && !opts.json) {
       output.err(formatSummary(summary, opts.verbose).join("\n") + "\n");
     }
     return 0;
   } catch (e) {
     progress?.clear();
     if (e instanceof PushFailed) {
-      // A usage error (unusable input) has nothing to summarise; exit 5/6 do.
-      if (e.exitCode === 2) throw e.error;
-      if (opts.json) output.out(JSON.stringify(e.summary) + "\n");
-      else if (!opts.quiet) output.err(formatSummary(e.summary, opts.verbose).join("\n") + "\n");
+      // cli.ts prints the summary with --json; people get it for exits other than 2 (unusable
+      // input has nothing worth summarising on a terminal).
+      ctx.report = { ...e.summary, inputs: named };
+      if (e.exitCode !== 2 && !opts.quiet && !opts.json) {
+        output.err(formatSummary(e.summary, opts.verbose).join("\n") + "\n");
+      }
       throw e.error;
     }
     throw e;

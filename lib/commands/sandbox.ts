@@ -58,6 +58,7 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
         ctx.output.out(
           JSON.stringify({ url: sb.url, api_key: sb.apiKey, campaign_ids: ids }) + "\n",
         );
+        ctx.report = null; // its one JSON object is the ready line; errors still print one
       }
       // The sandbox key is a demo key: it is shown on purpose.
       Deno.stderr.writeSync(new TextEncoder().encode(formatBanner(sb) + "\n"));

@@ -14,6 +14,7 @@ export const stateCommand = (ctx: CommandContext): Command =>
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: true });
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
+      ctx.report = { index: path, campaign_id: opts.campaignId };
       const exists = await fileExists(path);
       if (!exists) {
         throw new UsageError(
@@ -43,10 +44,8 @@ export const stateCommand = (ctx: CommandContext): Command =>
             }
             : null,
         };
-        if (flags.json) {
-          ctx.output.out(JSON.stringify(info) + "\n");
-          return;
-        }
+        ctx.report = info;
+        if (flags.json) return;
         const lines = [
           `index: ${info.index}`,
           `campaign ${info.campaign_id} at ${info.base_url}`,

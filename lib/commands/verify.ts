@@ -56,8 +56,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
     .action(async (flags: Record<string, unknown>) => {
       const opts = await resolvePushOptions(ctx, [], { ...flags, dryRun: false });
       const client = clientFor(ctx, opts);
-      await client.getCampaign(opts.campaignId);
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
+      ctx.report = { index: path, campaign_id: opts.campaignId };
       const repair = flags.repair === true;
       const exists = await fileExists(path);
       if (!exists && !repair) {
@@ -71,12 +71,14 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           throw fileError("create the state directory", dirname(path), e, "check --state");
         });
       }
+      // Local checks, then the lock, then the campaign; a failure gives the lock back.
       const lock = repair ? acquireLock(path) : undefined;
       let store: IndexStore;
       try {
+        await client.getCampaign(opts.campaignId);
         store = openForVerify(ctx, path, repair);
       } catch (e) {
-        lock?.release();
+        lock?.release({ restore: true });
         throw e;
       }
       try {
@@ -136,8 +138,8 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         report.foreign = foreign.size;
         const clean = report.missing_from_index.length === 0 &&
           report.missing_from_smartlead.length === 0 && report.lead_id_mismatches.length === 0;
-        if (flags.json) ctx.output.out(JSON.stringify(report) + "\n");
-        else {
+        ctx.report = { ...ctx.report, ...report };
+        if (!flags.json) {
           const lines = [
             `Smartlead: ${report.in_smartlead} leads in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
             `in Smartlead but not in the index: ${report.missing_from_index.length}`,

@@ -25,7 +25,11 @@ export interface HeldLock {
   takenOverFrom: LockInfo | undefined;
   /** The lock file (beside the index's real path). */
   path: string;
-  release(): void;
+  /**
+   * Gives the lock back. `restore`: this run did no work, so the previous holder's info is
+   * put back and the next run still notes the unfinished run it continues.
+   */
+  release(opts?: { restore?: boolean }): void;
 }
 
 /** The holder recorded in `path`, or undefined when it is absent or not a holder record. */
@@ -126,9 +130,10 @@ export function acquireLock(indexPath: string): HeldLock {
   return {
     takenOverFrom: previous,
     path: lockPath,
-    release() {
+    release(opts) {
       try {
-        Deno.removeSync(infoPath);
+        if (opts?.restore && previous) writeInfo(infoPath, previous);
+        else Deno.removeSync(infoPath);
       } catch {
         // already gone
       }

@@ -41,6 +41,11 @@ export async function resolveInputs(args: readonly string[]): Promise<InputSourc
       throw new UsageError(`cannot read ${arg}: ${describeFsError(e)}`, "check the path");
     }
     if (!info.isFile) throw new UsageError(`cannot read ${arg}: not a file`, "check the path");
+    try {
+      (await Deno.open(arg, { read: true })).close(); // readable now, not after the first request
+    } catch (e) {
+      throw new UsageError(`cannot read ${arg}: ${describeFsError(e)}`, "check the path");
+    }
     out.push({ name: arg, path: arg, size: info.size });
   }
   if (out.filter((s) => s.path === undefined).length > 1) {
@@ -53,6 +58,7 @@ export function describeFsError(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (e instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (e instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
   return e instanceof Error ? e.message : String(e);
 }
 

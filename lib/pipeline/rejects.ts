@@ -31,15 +31,26 @@ export class RejectsWriter {
     this.#file = file;
   }
 
-  static async open(path: string | undefined): Promise<RejectsWriter> {
+  /**
+   * Opens the file for writing without truncating it yet: a run checks that it can write
+   * there before it takes the lock, and only `begin()` (once the run owns the index)
+   * empties it, so a run refused by the lock leaves the running one's rejects alone.
+   * `origin` names where the path came from in the message (`--rejects`, a config key).
+   */
+  static async open(path: string | undefined, origin = "--rejects"): Promise<RejectsWriter> {
     if (path === undefined) return new RejectsWriter(undefined, undefined);
     try {
-      // 0600 (personal data), and never through a link to another file.
-      const file = await openForOverwrite(path, "--rejects");
+      // 0600 (personal data), and never through a link to another file; emptied by begin().
+      const file = await openForOverwrite(path, "the rejects file", origin, { truncate: false });
       return new RejectsWriter(path, file);
     } catch (e) {
-      throw fileError("write the rejects file", path, e, "check --rejects");
+      throw fileError("write the rejects file", path, e, `check ${origin}`);
     }
+  }
+
+  /** Empties the file (a regular one: a device such as /dev/null is left as it is). */
+  async begin(): Promise<void> {
+    if (this.#file && (await this.#file.stat()).isFile) await this.#file.truncate(0);
   }
 
   async write(r: Reject): Promise<void> {
