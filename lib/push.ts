@@ -324,16 +324,21 @@ export async function push(opts: PushOptions): Promise<Summary> {
     exitCode = ExitCode.internal;
     throw e;
   } finally {
-    await rejects.close();
-    if (runId !== undefined) {
-      try {
-        store.finishRun(runId, exitCode, summarize());
-      } catch {
-        // the summary in the index is informational
+    try {
+      // Flushing the last rejects can fail (a full disk): the index and the lock are still
+      // closed and given back.
+      await rejects.close();
+    } finally {
+      if (runId !== undefined) {
+        try {
+          store.finishRun(runId, exitCode, summarize());
+        } catch {
+          // the summary in the index is informational
+        }
       }
+      store.close();
+      lock?.release();
     }
-    store.close();
-    lock?.release();
   }
 }
 

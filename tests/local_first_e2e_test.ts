@@ -77,6 +77,15 @@ Deno.test("push() as a library gives the lock back on every early failure", asyn
     await assert.rejects(push(opts));
     await lockIsFree(index);
     assert.deepEqual(sb.state.campaignLeads(1), []);
+    // A rejects file that cannot take the last rows (a full disk) fails the run after its
+    // work: the lock is given back all the same.
+    await Deno.remove(index);
+    await assert.rejects(push({ ...opts, rejectsPath: "/dev/full" }), {
+      name: "UsageError",
+      message: "cannot write the rejects file /dev/full: no space left on device",
+    });
+    await lockIsFree(index);
+    assert.equal(sb.state.campaignLeads(1).length, 3);
   });
 });
 
