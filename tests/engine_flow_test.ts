@@ -92,6 +92,7 @@ async function compare(files: string[], retryRejected: boolean) {
         updateBatchSize: 100,
         maxAgeMs: 1000,
         now: () => 0,
+        holdUpdates: 0,
       });
       const rejects: Reject[] = [];
       let stats;

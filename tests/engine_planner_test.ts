@@ -83,7 +83,13 @@ function input(email: string, hash: string): LeadInput {
   return { email, hash: h, payload: () => JSON.stringify({ email, v: hash }) };
 }
 
-function planner(c: Case, emit: boolean, sizes = { add: 3, update: 2 }, clock = { t: 0 }) {
+function planner(
+  c: Case,
+  emit: boolean,
+  sizes = { add: 3, update: 2 },
+  clock = { t: 0 },
+  holdUpdates = 0,
+) {
   return new Planner({
     table: tableOf(c.index),
     fullRefresh: c.fullRefresh,
@@ -93,6 +99,7 @@ function planner(c: Case, emit: boolean, sizes = { add: 3, update: 2 }, clock = 
     updateBatchSize: sizes.update,
     maxAgeMs: 100,
     now: () => clock.t,
+    holdUpdates,
   });
 }
 
@@ -194,9 +201,10 @@ Deno.test("sending run: later rows win, checkpoints are safe, nothing is held to
       scheduleArb,
       fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
       fc.record({ add: fc.integer({ min: 1, max: 4 }), update: fc.integer({ min: 1, max: 3 }) }),
-      (c, schedule, refusals, sizes) => {
+      fc.constantFrom(0, 0, 1, 3, 1000),
+      (c, schedule, refusals, sizes, hold) => {
         const clock = { t: 0 };
-        const p = planner(c, true, sizes, clock);
+        const p = planner(c, true, sizes, clock, hold);
         const model = new Map(c.index);
         const sent = new Map<string, string[]>();
         const latest = new Map<string, { hash: string; ordinal: number }>();
@@ -369,6 +377,36 @@ Deno.test("planner: the documented cases, step by step", async (t) => {
     assert.deepEqual(p.take()!.leads.map((l) => l.email), ["c@x.io"]);
   });
 
+  await t.step(
+    "updates are kept back to the end of input: an earlier duplicate is never sent",
+    () => {
+      const p = planner(c, true, { add: 1, update: 1 }, { t: 0 }, 2);
+      p.add(input("old@x.io", HASHES[1]!), "t", 1, 1); // an earlier row of a lead the index has
+      p.add(input("kept@x.io", HASHES[1]!), "t", 2, 2); // a real change
+      assert.equal(p.take(), undefined); // both kept back, though batches hold one
+      assert.equal(p.lowWater(), 1);
+      p.add(input("old@x.io", HASHES[0]!), "t", 3, 3); // the later row restores the indexed one
+      assert.equal(p.take(), undefined);
+      p.add(input("gone@x.io", HASHES[1]!), "t", 4, 4);
+      p.add(input("x1@x.io", HASHES[1]!), "t", 5, 5); // an add goes out at once
+      assert.deepEqual(p.take()!.leads.map((l) => l.email), ["x1@x.io"]);
+      p.finish();
+      const sent = [p.take()!, p.take()!].map((b) => b.leads.map((l) => [l.email, l.action]));
+      assert.deepEqual(sent, [[["kept@x.io", "update"]], [["gone@x.io", "update"]]]);
+      assert.equal(p.take(), undefined);
+    },
+  );
+
+  await t.step("past holdUpdates, the oldest kept-back update goes out", () => {
+    const p = planner(c, true, { add: 1, update: 1 }, { t: 0 }, 1);
+    p.add(input("old@x.io", HASHES[1]!), "t", 1, 1);
+    assert.equal(p.take(), undefined);
+    p.add(input("kept@x.io", HASHES[1]!), "t", 2, 2);
+    assert.deepEqual(p.take()!.leads.map((l) => l.email), ["old@x.io"]);
+    assert.equal(p.take(), undefined);
+    assert.equal(p.lowWater(), 1); // old@ is in flight
+  });
+
   await t.step("absent: neither a valid row nor a kept rejected row had the email", () => {
     const p = planner(c, false);
     p.add(input("old@x.io", HASHES[0]!), "t", 1, 1);
@@ -389,6 +427,7 @@ Deno.test("planner: the documented cases, step by step", async (t) => {
       updateBatchSize: 10,
       maxAgeMs: 100,
       now: () => 0,
+      holdUpdates: 0,
     });
     let accepted = 0;
     while (p.add(input(`l${accepted}@x.io`, HASHES[0]!), "t", 1, accepted + 1)) accepted++;

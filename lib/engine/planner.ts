@@ -97,6 +97,13 @@ export interface PlannerOptions {
   updateBatchSize: number;
   /** An open batch older than this is handed out by `flushDue` even when not full. */
   maxAgeMs: number;
+  /**
+   * Updates kept back until end of input, at most this many (then the oldest go out): an
+   * earlier row of a lead that a later row of the same file restores would otherwise be
+   * sent. With it, rerunning a synced file that repeats emails sends nothing. 0: none kept
+   * back (a protocol front end that wants checkpoints to advance with every batch).
+   */
+  holdUpdates: number;
   now: () => number;
 }
 
@@ -142,6 +149,9 @@ export class Planner {
   #inflight = new Map<number, ActionBatch>();
   #nextId = 1;
   #finished = false;
+  /** Updates kept back (`holdUpdates`), in input order; `#windowHead` is the oldest. */
+  #window: OpenBatch = { kind: "update", leads: [], live: 0, openedAt: 0 };
+  #windowHead = 0;
 
   constructor(opts: PlannerOptions) {
     this.#o = opts;
@@ -210,6 +220,7 @@ export class Planner {
   /** End of input: open batches are handed out as they are, and so are later ones at once. */
   finish(): void {
     this.#finished = true;
+    while (this.#window.live > 0) this.#releaseOldest();
     this.#close("add");
     this.#close("update");
   }
@@ -391,6 +402,14 @@ export class Planner {
   }
 
   #push(lead: PlannedLead): void {
+    if (lead.action === "update" && this.#o.holdUpdates > 0 && !this.#finished) {
+      const w = this.#window;
+      this.#active.set(lead.email, { lead, open: w, at: w.leads.length, held: undefined });
+      w.leads.push(lead);
+      w.live++;
+      while (w.live > this.#o.holdUpdates) this.#releaseOldest();
+      return;
+    }
     const kind = lead.action;
     let b = this.#open[kind];
     if (b === null) {
@@ -402,6 +421,27 @@ export class Planner {
     b.live++;
     const size = kind === "add" ? this.#o.addBatchSize : this.#o.updateBatchSize;
     if (b.live >= size) this.#close(kind);
+  }
+
+  /** Moves the oldest kept-back update into an update batch. */
+  #releaseOldest(): void {
+    const w = this.#window;
+    while (w.leads[this.#windowHead] === null) this.#windowHead++;
+    const lead = w.leads[this.#windowHead]!;
+    w.leads[this.#windowHead++] = null;
+    w.live--;
+    const finished = this.#finished;
+    this.#finished = true; // straight to a batch
+    this.#push(lead);
+    this.#finished = finished;
+    if (this.#windowHead > 1024 && this.#windowHead * 2 > w.leads.length) {
+      w.leads = w.leads.slice(this.#windowHead);
+      for (let i = 0; i < w.leads.length; i++) {
+        const l = w.leads[i];
+        if (l) this.#active.get(l.email)!.at = i;
+      }
+      this.#windowHead = 0;
+    }
   }
 
   /** Hands the open batch of `kind` out (dropping replaced rows); its leads go in flight. */
