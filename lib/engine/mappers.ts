@@ -1,0 +1,56 @@
+/**
+ * The mapper for each header, built once: a CSV file's header (its rows share one array),
+ * or an NDJSON key set. The same decisions as `validateRows` (lib/pipeline/validate.ts):
+ * a CSV header without an email column is a usage error naming the file and line, `--map`
+ * naming a missing CSV column is one too; NDJSON rows may lack keys.
+ */
+import { UsageError } from "../errors.ts";
+import { type MapOverrides, planColumns } from "../mapping.ts";
+import { compileMapper, type LeadMapper } from "./mapper.ts";
+
+/** NDJSON key sets remembered at most (beyond, the cache starts again). */
+const MAX_KEY_SETS = 10_000;
+
+export class Mappers {
+  #byHeader = new WeakMap<readonly string[], LeadMapper>();
+  #byKeys = new Map<string, LeadMapper>();
+  #map: MapOverrides;
+  #tags: readonly string[];
+
+  constructor(map: MapOverrides, tags: readonly string[]) {
+    this.#map = map;
+    this.#tags = tags;
+  }
+
+  /** The mapper of a CSV header (checked now, rows or not). */
+  csv(columns: readonly string[], source: string, line: number): LeadMapper {
+    let m = this.#byHeader.get(columns);
+    if (m) return m;
+    const plan = planColumns(columns, this.#map, true, source);
+    if (plan.emailColumn < 0) {
+      throw new UsageError(
+        `${source}: line ${line}: no email column (columns: ${
+          columns.slice(0, 12).map((c) => JSON.stringify(c)).join(", ")
+        }${columns.length > 12 ? ", ..." : ""})`,
+        "name the email column with --map email=<column>",
+      );
+    }
+    m = compileMapper(plan, this.#tags);
+    this.#byHeader.set(columns, m);
+    return m;
+  }
+
+  /** The mapper of an NDJSON row's keys (the loop form: key sets may be many). */
+  keys(columns: readonly string[], source: string): LeadMapper {
+    const key = columns.join("\u0000");
+    let m = this.#byKeys.get(key);
+    if (!m) {
+      m = compileMapper(planColumns(columns, this.#map, false, source), this.#tags, {
+        form: "interpreted",
+      });
+      if (this.#byKeys.size > MAX_KEY_SETS) this.#byKeys.clear();
+      this.#byKeys.set(key, m);
+    }
+    return m;
+  }
+}

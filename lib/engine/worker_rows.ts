@@ -1,0 +1,169 @@
+/**
+ * Row batches for the engine, from the parse worker (`parse_worker.ts`, on a second core)
+ * or from `readRows` in this thread: the same rows either way, in the same order, with the
+ * same errors.
+ *
+ * A batch is either flat (CSV: `fields` holds the values of all its rows one after the
+ * other; row i has `counts[i]` values from `starts[i]`) or a list of `Row`s (NDJSON, or
+ * everything when parsing in this thread). All rows of a batch come from one input.
+ */
+import { SyncError, UsageError } from "../errors.ts";
+import { readRows } from "../input/parse.ts";
+import { csvHeaders, type Row } from "../input/row.ts";
+import type { Format, InputSource } from "../input/source.ts";
+import type { FlatChunk, StartMessage, WorkerMessage } from "./parse_worker.ts";
+
+export interface RowBatch {
+  source: string;
+  /** A CSV header announced at the start of this batch (the rows below belong to it). */
+  header: readonly string[] | undefined;
+  /** The header's line. */
+  headerLine: number;
+  /** The CSV header of the flat rows (the same array for every batch of one file). */
+  columns: readonly string[];
+  fields: readonly string[];
+  starts: Int32Array;
+  counts: Int32Array;
+  lines: Int32Array;
+  /** Per flat row: index into `problems`, or -1. */
+  problemAt: Int32Array;
+  problems: readonly string[];
+  /** Non-flat rows. */
+  rows: readonly Row[] | undefined;
+  /** Bytes of the current input read so far. */
+  bytesRead: number;
+}
+
+export interface RowsOptions {
+  format?: Format;
+  /** Chunks the worker may be ahead of the consumer (default 4). */
+  queue?: number;
+}
+
+const EMPTY_I32 = new Int32Array(0);
+const NO_COLUMNS: readonly string[] = [];
+
+/** `readRows` in this thread, as batches of `Row`s (header rows become `header`). */
+export async function* threadRows(
+  sources: readonly InputSource[],
+  opts: RowsOptions = {},
+): AsyncGenerator<RowBatch> {
+  let bytesRead = 0;
+  const rows = readRows(sources, {
+    ...(opts.format ? { format: opts.format } : {}),
+    onBytes: (_s, n) => (bytesRead = n),
+  });
+  for await (const batch of rows) {
+    const header = batch[0]?.header ? batch[0].columns : undefined;
+    yield {
+      source: batch[0]?.source ?? "",
+      header,
+      headerLine: header ? batch[0]!.line : 0,
+      columns: NO_COLUMNS,
+      fields: NO_COLUMNS,
+      starts: EMPTY_I32,
+      counts: EMPTY_I32,
+      lines: EMPTY_I32,
+      problemAt: EMPTY_I32,
+      problems: NO_COLUMNS,
+      rows: header ? batch.slice(1) : batch,
+      bytesRead,
+    };
+  }
+}
+
+/** The same batches, parsed by a worker at most `queue` chunks ahead. */
+export async function* workerRows(
+  sources: readonly InputSource[],
+  opts: RowsOptions = {},
+): AsyncGenerator<RowBatch> {
+  const queue = Math.max(1, opts.queue ?? 4);
+  const worker = new Worker(new URL("./parse_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  const inbox: WorkerMessage[] = [];
+  let wake: (() => void) | undefined;
+  let crashed: unknown;
+  worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+    inbox.push(e.data);
+    wake?.();
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    crashed = e.error ?? new Error(e.message);
+    wake?.();
+  };
+  const start: StartMessage = {
+    type: "start",
+    sources: [...sources],
+    credits: queue,
+    ...(opts.format ? { format: opts.format } : {}),
+  };
+  worker.postMessage(start);
+  let columns: readonly string[] = NO_COLUMNS;
+  try {
+    while (true) {
+      while (inbox.length === 0 && crashed === undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      if (crashed !== undefined) throw crashed;
+      const m = inbox.shift()!;
+      if (m.type === "end") return;
+      if (m.type === "error") {
+        throw m.exitCode === new UsageError("").exitCode
+          ? new UsageError(m.message, m.hint)
+          : new SyncError(m.message, m.hint);
+      }
+      if (m.header !== undefined) {
+        columns = m.header;
+        csvHeaders.add(columns);
+      }
+      yield decode(m, columns);
+      worker.postMessage({ type: "credit" });
+    }
+  } finally {
+    worker.terminate();
+  }
+}
+
+function decode(m: FlatChunk, columns: readonly string[]): RowBatch {
+  const n = m.counts.length;
+  const starts = new Int32Array(n);
+  for (let i = 0, at = 0; i < n; i++) {
+    starts[i] = at;
+    at += m.counts[i]!;
+  }
+  return {
+    source: m.source,
+    header: m.header,
+    headerLine: m.headerLine,
+    columns: m.flat ? columns : NO_COLUMNS,
+    fields: m.flat && n > 0 ? m.text.split("\0") : NO_COLUMNS,
+    starts,
+    counts: m.counts,
+    lines: m.lines,
+    problemAt: m.problemAt,
+    problems: m.problems,
+    rows: m.rows,
+    bytesRead: m.bytesRead,
+  };
+}
+
+/** The rows of a batch as `Row`s (tests, and the rare paths that need one). */
+export function batchRows(b: RowBatch): Row[] {
+  if (b.rows !== undefined) return [...b.rows];
+  const out: Row[] = [];
+  for (let i = 0; i < b.counts.length; i++) {
+    const at = b.starts[i]!;
+    const p = b.problemAt[i]!;
+    out.push({
+      source: b.source,
+      line: b.lines[i]!,
+      columns: b.columns,
+      values: b.fields.slice(at, at + b.counts[i]!),
+      ...(p >= 0 ? { problem: b.problems[p]! } : {}),
+    });
+  }
+  return out;
+}
