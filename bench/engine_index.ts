@@ -41,7 +41,13 @@ export async function ensureSyncedIndex(csv: string, db: string): Promise<boolea
       for (const c of batch) {
         if (!c.ok) continue;
         const s = toStaged(c);
-        pending.push({ email: s.email, hash: s.hash, status: "synced", leadId: ++n });
+        pending.push({
+          email: s.email,
+          hash: s.hash,
+          status: "synced",
+          origin: "tool",
+          leadId: ++n,
+        });
       }
       if (pending.length >= 20_000) {
         store.record(pending);
@@ -66,6 +72,7 @@ export async function ensureSyntheticIndex(n: number, db: string): Promise<boole
           email: `lead${j}@example.com`,
           hash: hashHex(rnd(), rnd()),
           status: "synced",
+          origin: "tool",
           leadId: j + 1,
         });
       }

@@ -53,13 +53,20 @@ function indexFor(staged: readonly StagedLead[]): IndexStore {
     if (k === 4) continue;
     const hash = k === 1 ? "00000000000000ff" : s.hash;
     const status = k === 2 ? "rejected" as const : k === 3 ? "pending" as const : "synced" as const;
-    outcomes.push({ email: s.email, hash, status, leadId: i % 2 ? i : null });
+    outcomes.push({
+      email: s.email,
+      hash,
+      status,
+      origin: "tool" as const,
+      leadId: i % 2 ? i : null,
+    });
   }
   for (let i = 0; i < 7; i++) {
     outcomes.push({
       email: `gone${i}@x.io`,
       hash: "0000000000000001",
       status: i % 3 ? "synced" as const : "rejected" as const,
+      origin: "tool" as const,
       leadId: null,
     });
   }
@@ -133,7 +140,10 @@ async function compare(files: string[], retryRejected: boolean) {
       const absent = [...store.all()].filter((l) =>
         l.status === "synced" && planner.isAbsent(l.email)
       );
-      assert.deepEqual(absent.map((l) => l.email), store.missing().map((l) => l.email));
+      assert.deepEqual(
+        absent.map((l) => l.email),
+        store.missing({ foreign: true }).map((l) => l.email),
+      );
     } finally {
       store.close();
     }

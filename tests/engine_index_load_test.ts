@@ -46,7 +46,13 @@ function check(table: FingerprintTable, e: Entry): void {
 function storeWith(entries: readonly Entry[]): IndexStore {
   const store = new IndexStore(":memory:");
   store.record(
-    entries.map((e) => ({ email: e.email, hash: e.hash, status: e.status, leadId: e.leadId })),
+    entries.map((e) => ({
+      email: e.email,
+      hash: e.hash,
+      status: e.status,
+      origin: "tool" as const,
+      leadId: e.leadId,
+    })),
   );
   return store;
 }
