@@ -15,6 +15,8 @@ export type Checked =
     row: Record<string, unknown>;
     /** Set when the row's email is valid (the row failed for another reason). */
     email?: string;
+    /** The text of a row that could not be parsed (invalid JSON). */
+    raw?: string;
   };
 
 export interface ValidateOptions {
@@ -75,6 +77,7 @@ export async function* validateRows(
           line: row.line,
           reason: row.problem,
           row: rowObject(row),
+          ...(row.raw !== undefined ? { raw: row.raw } : {}),
         });
         continue;
       }
