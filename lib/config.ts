@@ -34,6 +34,7 @@ export const ConfigSchema = z.strictObject({
   mode: z.enum(["incremental", "full-refresh"]).optional(),
   state: z.string().optional(),
   rejects: z.string().optional(),
+  max_custom_fields: z.number().int().min(1).max(100_000).optional(),
   settings: SettingsSchema.optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -59,6 +59,8 @@ interface Expect {
   error?: string;
   /** Peak RSS bound, for the big inputs. */
   maxRssMb?: number;
+  /** More push flags. */
+  args?: string[];
 }
 
 async function check(file: string, expect: Expect, measure = false): Promise<Outcome> {
@@ -74,6 +76,7 @@ async function check(file: string, expect: Expect, measure = false): Promise<Out
       "--json",
       "--rejects",
       rejectsPath,
+      ...expect.args ?? [],
     ];
     const env = { XDG_STATE_HOME: `${dir}/state` };
     const r: Outcome = measure && hasGnuTime
@@ -151,7 +154,7 @@ Deno.test("hostile inputs: the committed corpus", async (t) => {
     ["rows_problems.csv", {
       rows: 5,
       rejects: [
-        [3, 'email: not a valid email address ("not-an-email")'],
+        [3, 'email: not a valid email address ("not-an-email"): no @'],
         [4, "email is empty"],
         [5, "row has 4 fields but the header has 3"],
       ],
@@ -250,8 +253,9 @@ Deno.test("hostile inputs: generated big files", async (t) => {
       ]);
       await check(path, {
         rows: 201,
-        rejects: [[202, 'email: not a valid email address ("bad")']],
+        rejects: [[202, 'email: not a valid email address ("bad"): no @']],
         maxRssMb: 500,
+        args: ["--max-custom-fields", "5000"],
       }, true);
     });
 
@@ -263,7 +267,7 @@ Deno.test("hostile inputs: generated big files", async (t) => {
       ]);
       await check(path, {
         rows: 3,
-        rejects: [[1_000_003, 'email: not a valid email address ("bad")']],
+        rejects: [[1_000_003, 'email: not a valid email address ("bad"): no @']],
         maxRssMb: 350,
       }, true);
     });
@@ -275,10 +279,43 @@ Deno.test("hostile inputs: generated big files", async (t) => {
       ]);
       await check(path, {
         rows: 2,
-        rejects: [[1_000_002, 'email: not a valid email address ("bad")']],
+        rejects: [[1_000_002, 'email: not a valid email address ("bad"): no @']],
         maxRssMb: 200,
       }, true);
     });
+
+    for (
+      const [ext, head, tail] of [
+        ["csv", "email,name\na@example.com,Ann\n", "bad,Bob\n"],
+        ["ndjson", '{"email":"a@example.com"}\n', '{"email":"bad"}\n'],
+      ]
+    ) {
+      await t.step(
+        `a gzip bomb of blank lines (.${ext}.gz, 64 KB → 64 MB) streams flat`,
+        async () => {
+          const mib = new Uint8Array(1 << 20).fill(0x0a);
+          const parts = [
+            enc.encode(head!),
+            ...Array.from({ length: 64 }, () => mib),
+            enc.encode(tail!),
+          ];
+          const gz = new Uint8Array(
+            await new Response(
+              ReadableStream.from(parts).pipeThrough(new CompressionStream("gzip")),
+            ).arrayBuffer(),
+          );
+          assert.ok(gz.length < 100_000, `${gz.length}`);
+          const path = `${dir}/bomb.${ext}.gz`;
+          await Deno.writeFile(path, gz);
+          const badLine = head!.split("\n").length + 64 * (1 << 20);
+          await check(path, {
+            rows: 2,
+            rejects: [[badLine, 'email: not a valid email address ("bad"): no @']],
+            maxRssMb: 300,
+          }, true);
+        },
+      );
+    }
 
     await t.step("a 20 MB NDJSON line → exit 2 at its line", async () => {
       const path = await write("long_line.ndjson", [

@@ -48,7 +48,11 @@ const cellChar = fc.constantFrom(
   "\n",
   "\r\n",
 );
-const cell = fc.array(cellChar, { maxLength: 8 }).map((a) => a.join(""));
+const cell = fc.oneof(
+  { arbitrary: fc.array(cellChar, { maxLength: 8 }).map((a) => a.join("")), weight: 20 },
+  // Quoted runs of blank lines: data, not the blank lines the parser skips in bulk.
+  fc.constantFrom("x" + "\n".repeat(40) + "y", "\r\n".repeat(35), '""' + "\n".repeat(33)),
+);
 const headerCell = fc.array(fc.constantFrom("a", "E", "é", "漢", "_", "1", "-"), {
   minLength: 1,
   maxLength: 6,
@@ -94,7 +98,11 @@ const csvCase: fc.Arbitrary<Case> = fc.record({
     header,
     rows,
     quoteAll: rows.map((row) => row.map(() => rand() % 3 === 0)),
-    blanks: Array.from({ length: r.nrows + 1 }, () => (rand() % 5 === 0 ? rand() % 3 + 1 : 0)),
+    // Runs of 32+ blank lines take the parser's bulk-skip path.
+    blanks: Array.from(
+      { length: r.nrows + 1 },
+      () => (rand() % 5 === 0 ? rand() % 3 + 1 : rand() % 7 === 0 ? 32 + rand() % 20 : 0),
+    ),
     finalNewline: r.finalNewline,
     sep: r.sep,
     preamble: r.preamble,

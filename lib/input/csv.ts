@@ -13,6 +13,15 @@ import type { TextChunk } from "./source.ts";
 
 export { dedupeColumns } from "./csv_quirks.ts";
 
+/**
+ * 32 or more blank lines after a newline, skipped without the CSV parser. Spaces and tabs
+ * count as blank unless one of them is the delimiter (then such a line is a record).
+ */
+function blankRun(delimiter: string): RegExp {
+  const ws = [" ", "\t"].filter((c) => c !== delimiter).join("").replace("\t", "\\t");
+  return new RegExp(`\\n(?:[${ws}]*\\r?\\n){32,}`, "g");
+}
+
 /** A record (quoted field included) may not grow past this while waiting for its end. */
 export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
@@ -119,6 +128,7 @@ export async function* parseCsv(
   let source = "";
   let delimiter = opts.delimiter;
   let preambleDone = false;
+  let blankRuns: RegExp | undefined;
   const setHeader = (names: readonly string[], at: number, out: Row[]) => {
     const { columns, duplicates } = dedupeColumns(names);
     header = columns;
@@ -189,6 +199,37 @@ export async function* parseCsv(
       out.push({ source, line: start, columns: header, values: rec });
     }
   };
+  /**
+   * Long runs of blank lines (a gzip bomb of newlines, exports padded with empty lines) are
+   * counted and skipped here instead of becoming one papaparse record each, so memory stays
+   * flat. A run is cut out only where the text before it parses cleanly to its end (even
+   * quotes, no quote errors); otherwise the rest is left to the normal path. `text` starts at
+   * a record boundary; returns the text left to parse.
+   */
+  const skipBlankRuns = (text: string, out: Row[]): string => {
+    let pos = 0;
+    let counted = 0;
+    let quotes = 0;
+    const runs = blankRuns!;
+    runs.lastIndex = 0;
+    for (let m = runs.exec(text); m !== null; m = runs.exec(text)) {
+      const cut = m.index + 1; // after the newline that ends the record before the run
+      quotes += countChar(text.slice(counted, cut), '"');
+      counted = cut;
+      if (quotes % 2 !== 0) continue; // inside a quoted field: data
+      const head = text.slice(pos, cut);
+      const res = parser!.parse(head, 0, true);
+      if (res.errors.length > 0 || res.meta.cursor !== head.length) return text.slice(pos);
+      lineAtText = line;
+      textNow = head;
+      emit(res.data, out, new Map());
+      line += countChar(m[0], "\n") - 1;
+      pos = m.index + m[0].length;
+      counted = pos;
+      quotes = 0;
+    }
+    return pos === 0 ? text : text.slice(pos);
+  };
   for await (const chunk of chunks) {
     source = chunk.source;
     let text = partial + chunk.text;
@@ -231,11 +272,17 @@ export async function* parseCsv(
       newline = nlKind;
       delimiter ??= detectDelimiter(firstLine(text));
       parser = new ParserCtor({ delimiter, newline });
+      blankRuns = blankRun(delimiter);
       if (opts.columns) {
         const out: Row[] = [];
         setHeader(opts.columns, line, out);
         yield out;
       }
+    }
+    if (newline === "\n") {
+      const out: Row[] = [];
+      text = skipBlankRuns(text, out);
+      if (out.length > 0) yield out;
     }
     const res = parser.parse(text, 0, !isLast);
     lineAtText = line;

@@ -13,6 +13,17 @@ import {
   type TextChunk,
 } from "./source.ts";
 
+/** How inputs are read, as the user asked (`--encoding`, `--delimiter`, ...). */
+export interface InputOptions {
+  /** A TextDecoder label for inputs without a byte-order mark; default UTF-8. */
+  encoding?: string;
+  delimiter?: string;
+  /** The CSV has no header line: these are its column names. */
+  columns?: readonly string[];
+  skipRows?: number;
+  nested?: NestedMode;
+}
+
 export interface ParseOptions {
   format?: Format;
   stdin?: ReadableStream<Uint8Array>;

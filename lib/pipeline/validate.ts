@@ -2,7 +2,7 @@
 import type { LeadPayload } from "../client/smartlead.ts";
 import { UsageError } from "../errors.ts";
 import { csvHeaders, type Row } from "../input/row.ts";
-import { buildLead } from "../lead.ts";
+import { buildLead, DEFAULT_MAX_CUSTOM_FIELDS } from "../lead.ts";
 import { type ColumnPlan, type MapOverrides, planColumns } from "../mapping.ts";
 
 export type Checked =
@@ -22,6 +22,10 @@ export type Checked =
 export interface ValidateOptions {
   map: MapOverrides;
   tags: readonly string[];
+  /** Custom fields per lead; more is a reject. Default 200 (Smartlead's current docs). */
+  maxCustomFields?: number;
+  /** Told, once per CSV header, what people should know before sending (the cap). */
+  warn?: (message: string) => void;
 }
 
 /** The row as an object, for the rejects file. */
@@ -35,6 +39,7 @@ export async function* validateRows(
   rows: AsyncIterable<Row[]>,
   opts: ValidateOptions,
 ): AsyncGenerator<Checked[]> {
+  const maxCustom = opts.maxCustomFields ?? DEFAULT_MAX_CUSTOM_FIELDS;
   const byHeader = new WeakMap<readonly string[], ColumnPlan>();
   const byKeys = new Map<string, ColumnPlan>();
   const planFor = (row: Row): ColumnPlan => {
@@ -51,6 +56,14 @@ export async function* validateRows(
         );
       }
       byHeader.set(row.columns, plan);
+      const custom = plan.targets.filter((t) => t.kind === "custom").length;
+      if (custom > maxCustom) {
+        opts.warn?.(
+          `${row.source}: line ${row.line}: ${custom} columns become custom fields; Smartlead ` +
+            `takes at most ${maxCustom} per lead: rows with more than ${maxCustom} non-empty ` +
+            "ones will be rejected (--max-custom-fields; drop columns with --map ignore=<column>)",
+        );
+      }
       return plan;
     }
     const key = row.columns.join("\u0000");
@@ -81,7 +94,7 @@ export async function* validateRows(
         });
         continue;
       }
-      const result = buildLead(row, planFor(row), opts.tags);
+      const result = buildLead(row, planFor(row), opts.tags, maxCustom);
       out.push(
         result.ok ? { ok: true, source: row.source, line: row.line, lead: result.lead } : {
           ok: false,
