@@ -236,13 +236,15 @@ Deno.test("parseCsv: delimiters", async (t) => {
       columns: ["Email", "First Name"],
       delimiter: ";",
       duplicates: [],
+      line: 3,
     });
     assert.deepEqual(csvHeader("a,b\rc,d\r"), {
       columns: ["a", "b"],
       delimiter: ",",
       duplicates: [],
+      line: 1,
     });
-    assert.deepEqual(csvHeader(""), { columns: [], delimiter: ",", duplicates: [] });
+    assert.deepEqual(csvHeader(""), { columns: [], delimiter: ",", duplicates: [], line: 1 });
     // The same options as push: sep=, preamble, duplicates, --columns.
     assert.deepEqual(csvHeader("sep=|\nExported 2026\nemail|n|n\n", { skipRows: 1 }), {
       columns: ["email", "n", "n (2)"],
@@ -251,11 +253,13 @@ Deno.test("parseCsv: delimiters", async (t) => {
         'column "n" appears 2 times (columns 2 and 3): the first is mapped as "n", the others ' +
         'are named "n (2)" (pick one with --map <field>=<name>)',
       ],
+      line: 3,
     });
     assert.deepEqual(csvHeader("a@x.com;1\n", { columns: ["email", "n"] }), {
       columns: ["email", "n"],
       delimiter: ";",
       duplicates: [],
+      line: 1,
     });
   });
 });

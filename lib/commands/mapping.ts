@@ -36,7 +36,8 @@ export async function planForFile(
     columns = await firstObjectKeys(src!.name, head, format, how);
   } else {
     const header = csvHeader(head.slice(0, head.lastIndexOf("\n") + 1) || head, how);
-    for (const d of header.duplicates) warn?.(`${src!.name}: ${d}`);
+    const at = how.columns ? "--columns" : `line ${header.line}`;
+    for (const d of header.duplicates) warn?.(`${src!.name}: ${at}: ${d}`);
     columns = header.columns;
   }
   if (columns.length === 0) {

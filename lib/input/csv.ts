@@ -365,13 +365,15 @@ export async function* parseCsv(
 export function csvHeader(
   text: string,
   opts: CsvOptions = {},
-): { columns: string[]; delimiter: string; duplicates: string[] } {
+): { columns: string[]; delimiter: string; duplicates: string[]; line: number } {
   let body = text.replace(/^\uFEFF/, "");
   const pre = takePreamble(body, true, opts.skipRows ?? 0);
   if (pre) body = body.slice(pre.offset);
-  const start = body.slice(skipBlankLines(body, true).offset);
+  const blank = skipBlankLines(body, true);
+  const start = body.slice(blank.offset);
+  const line = 1 + (pre?.lines ?? 0) + blank.lines;
   const delimiter = opts.delimiter ?? pre?.sep ?? detectDelimiter(firstLine(start));
-  if (opts.columns) return { ...dedupeColumns(opts.columns), delimiter };
+  if (opts.columns) return { ...dedupeColumns(opts.columns), delimiter, line };
   const newline = detectNewline(start, true) ?? "\n";
   const res = new ParserCtor({ delimiter, newline }).parse(start, 0, false);
   const first = res.data[0] ?? [];
@@ -380,5 +382,6 @@ export function csvHeader(
       first.map((h, i) => (i === first.length - 1 ? h.replace(/\r$/, "") : h).trim()),
     ),
     delimiter,
+    line,
   };
 }
