@@ -86,8 +86,15 @@ Deno.test("parseNdjson", async (t) => {
   });
 
   await t.step("a pretty-printed JSON document → UsageError naming the line", async () => {
+    const hints = [
+      "read it as a JSON array with --format json (or name it .json), or convert it: " +
+      "jq -c '.[]' in.json > out.ndjson",
+      "put each object on one line, e.g. jq -c . in.json > out.ndjson",
+    ];
     for (const doc of ['\n[\n  {"email":"a@x.com"}\n]\n', '\n{\n  "email": "a@x.com"\n}\n']) {
       await assert.rejects(parse(doc), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(e.hint, hints.shift());
         assert.ok(e instanceof UsageError);
         assert.equal(e.exitCode, 2);
         assert.equal(

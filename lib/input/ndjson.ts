@@ -55,8 +55,10 @@ export async function* parseNdjson(
           throw new UsageError(
             `${chunk.source}: line ${here}: this is a pretty-printed JSON document, not NDJSON ` +
               "(one object per line)",
-            "a JSON array of objects is read as such: make the file start with [ " +
-              "(or convert it: jq -c '.[]' in.json > out.ndjson)",
+            start === "{"
+              ? "put each object on one line, e.g. jq -c . in.json > out.ndjson"
+              : "read it as a JSON array with --format json (or name it .json), or convert it: " +
+                "jq -c '.[]' in.json > out.ndjson",
           );
         }
         const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
