@@ -52,6 +52,7 @@ export const ConfigSchema = z.strictObject({
     .optional(),
   max_rejects: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
     .optional(),
+  max_custom_fields: z.number().int().min(1).max(100_000).optional(),
   settings: SettingsSchema.optional(),
   /** Allow an http:// base URL for a host other than loopback (the key goes in clear). */
   allow_insecure_http: z.boolean().optional(),

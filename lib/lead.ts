@@ -1,17 +1,27 @@
 /**
- * From a mapped row to a Smartlead lead: values as trimmed strings, empty ones omitted,
- * email trimmed and lower-cased, tags merged, then validated with the zod lead schema.
+ * From a mapped row to a Smartlead lead: values as trimmed strings (arrays of scalars
+ * comma-joined), empty ones omitted, email normalised (lib/email.ts), tags merged, the
+ * custom-field cap applied, then validated with the zod lead schema.
  */
 import { z } from "zod";
 import type { LeadPayload } from "./client/smartlead.ts";
+import { asciiEmail, EMAIL_RE, explainEmail, visible } from "./email.ts";
 import type { Row } from "./input/row.ts";
 import { type ColumnPlan, LEAD_FIELDS } from "./mapping.ts";
+
+export { normalizeEmail } from "./email.ts";
+
+/**
+ * Custom fields per lead: Smartlead's current docs say 200 (older ones 20). Rows with more
+ * non-empty custom fields are rejected before sending (`--max-custom-fields`).
+ */
+export const DEFAULT_MAX_CUSTOM_FIELDS = 200;
 
 const text = z.string().min(1).max(10_000);
 
 /** The lead Smartlead accepts: exactly the ten keys, every value a string. */
 export const LeadSchema = z.strictObject({
-  email: z.email({ error: "not a valid email address" }).max(320),
+  email: z.email({ pattern: EMAIL_RE, error: "not a valid email address" }).max(320),
   first_name: text.optional(),
   last_name: text.optional(),
   phone_number: text.optional(),
@@ -22,11 +32,6 @@ export const LeadSchema = z.strictObject({
   company_url: text.optional(),
   custom_fields: z.record(z.string().min(1).max(200), z.string().max(10_000)).optional(),
 });
-
-/** Trim + lower-case: the dedup key. */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
 
 /** Splits, trims and de-duplicates tags, keeping first-seen order. */
 export function mergeTags(...lists: (readonly string[] | string | undefined)[]): string[] {
@@ -65,7 +70,6 @@ function setKey(obj: Record<string, string>, key: string, value: string): void {
     });}
 }
 
-const EMAIL_RE: RegExp = z.regexes.email;
 /** The nine string fields besides email, in Smartlead's order. */
 const TEXT_KEYS = LEAD_FIELDS.filter((f) => f !== "email");
 
@@ -101,7 +105,23 @@ function scalar(v: unknown): string | undefined | { bad: string } {
   if (v === null || v === undefined) return undefined;
   if (typeof v === "string") return v.trim();
   if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
-  return { bad: Array.isArray(v) ? "an array" : "an object" };
+  if (Array.isArray(v)) return joined(v);
+  return {
+    bad: "a nested object (rejected by --nested reject; the default, flatten, sends its " +
+      "keys as parent.child custom fields)",
+  };
+}
+
+/** An array of scalars as one comma-joined string (`["a","b"]` → `a,b`), nulls and blanks left out. */
+function joined(items: readonly unknown[]): string | { bad: string } {
+  const parts: string[] = [];
+  for (const item of items) {
+    if (item === null || item === undefined) continue;
+    if (typeof item === "object") return { bad: "an array holding objects or arrays" };
+    const s = String(item).trim();
+    if (s !== "") parts.push(s);
+  }
+  return parts.join(",");
 }
 
 const FIELD_INDEX: Record<string, number> = Object.fromEntries(
@@ -121,9 +141,15 @@ function sortedCustom(custom: Record<string, string>): Record<string, string> {
 /**
  * Builds the lead for one row with its column plan and the run's tags. Keys come out in a
  * fixed order (the ten fields, then custom fields sorted), whatever the column order, so
- * reordering an export's columns does not look like a change.
+ * reordering an export's columns does not look like a change. A lead with more non-empty
+ * custom fields than `maxCustomFields` is rejected.
  */
-export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): LeadResult {
+export function buildLead(
+  row: Row,
+  plan: ColumnPlan,
+  tags: readonly string[],
+  maxCustomFields: number = DEFAULT_MAX_CUSTOM_FIELDS,
+): LeadResult {
   const std: Array<string | undefined> = [];
   let custom: Record<string, string> | undefined;
   let rowTags: string | undefined;
@@ -140,7 +166,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
       for (const [k, v] of Object.entries(raw)) {
         const s = scalar(v);
         if (typeof s === "object") {
-          return { ok: false, reason: `custom field "${k}" is ${s.bad}, not a string` };
+          return { ok: false, reason: `custom field "${k}" is ${s.bad}` };
         }
         if (s) setKey(custom ??= {}, k, s);
       }
@@ -149,10 +175,7 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     const s = typeof raw === "string" ? raw.trim() : scalar(raw);
     if (s === undefined || s === "") continue;
     if (typeof s === "object") {
-      return {
-        ok: false,
-        reason: `field "${plan.columns[i]}" is ${s.bad}; only strings, numbers and booleans`,
-      };
+      return { ok: false, reason: `field "${plan.columns[i]}" is ${s.bad}` };
     }
     if (t.kind === "field") std[FIELD_INDEX[t.field]!] = s;
     else if (t.kind === "tags") rowTags = s;
@@ -163,7 +186,8 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
     if (merged.length > 0) (custom ??= {}).tags = merged.join(",");
   }
   const lead: Record<string, unknown> = {};
-  if (std[0] !== undefined) lead.email = normalizeEmail(std[0]);
+  // std values are trimmed; an international domain is converted below, only if needed.
+  if (std[0] !== undefined) lead.email = std[0].toLowerCase();
   for (let k = 0; k < TEXT_KEYS.length; k++) {
     const v = std[k + 1];
     if (v !== undefined) lead[TEXT_KEYS[k]!] = v;
@@ -175,20 +199,45 @@ export function buildLead(row: Row, plan: ColumnPlan, tags: readonly string[]): 
   if (lead.email === undefined) {
     return { ok: false, reason: plan.emailColumn < 0 ? "no email field" : "email is empty" };
   }
-  if (passesLeadSchema(lead)) return { ok: true, lead: lead as unknown as LeadPayload };
+  // Valid leads still over the custom-field cap are rejected (counted only when the plan
+  // could exceed it, so the common case pays nothing).
+  const accept = (valid: Record<string, unknown>): LeadResult => {
+    if (custom && (plan.customBound ?? Infinity) > maxCustomFields) {
+      const n = Object.keys(custom).length;
+      if (n > maxCustomFields) {
+        return {
+          ok: false,
+          reason: `${n} non-empty custom fields; Smartlead takes at most ${maxCustomFields} ` +
+            "per lead (--max-custom-fields): drop columns with --map ignore=<column>",
+          email: valid.email as string,
+        };
+      }
+    }
+    return { ok: true, lead: valid as unknown as LeadPayload };
+  };
+  if (passesLeadSchema(lead)) return accept(lead);
+  // Off the hot path: an international domain in its ASCII form, then the check again.
+  const ascii = asciiEmail(lead.email as string);
+  if (ascii !== lead.email) {
+    lead.email = ascii;
+    if (passesLeadSchema(lead)) return accept(lead);
+  }
   const parsed = LeadSchema.safeParse(lead);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join(".");
-    const value = issue.path[0] === "email" ? ` (${JSON.stringify(lead.email)})` : "";
+    const email = lead.email as string;
     const emailOk = !parsed.error.issues.some((i) => i.path[0] === "email");
+    const what = issue.path[0] === "email" && issue.path.length === 1
+      ? `${issue.message} (${visible(email)}): ${explainEmail(email)}`
+      : issue.message;
     return {
       ok: false,
-      reason: `${where}: ${issue.message}${value}`,
-      ...(emailOk ? { email: lead.email as string } : {}),
+      reason: `${where}: ${what}`,
+      ...(emailOk ? { email } : {}),
     };
   }
   // zod rebuilds records with plain assignment, which drops a `__proto__` key: keep ours.
   const data = custom ? { ...parsed.data, custom_fields: custom } : parsed.data;
-  return { ok: true, lead: data as LeadPayload };
+  return accept(data);
 }

@@ -95,6 +95,11 @@ export interface ColumnPlan {
   targets: Target[];
   reasons: ("map" | "auto" | "custom" | "duplicate")[];
   emailColumn: number;
+  /**
+   * The most custom fields a lead of this plan can have (Infinity with a `custom_fields`
+   * object column), so that leads are counted against the cap only when they could exceed it.
+   */
+  customBound?: number;
 }
 
 /** `--map` overrides: field (or `custom_fields.Key`, or `ignore`) → column header. */
@@ -188,7 +193,11 @@ export function planColumns(
     }
   });
   const emailColumn = targets.findIndex((t) => t.kind === "field" && t.field === "email");
-  return { columns, targets, reasons, emailColumn };
+  // Custom columns, plus one for `tags` (a column or --tags).
+  const customBound = targets.some((t) => t.kind === "custom_fields_object")
+    ? Infinity
+    : targets.filter((t) => t.kind === "custom").length + 1;
+  return { columns, targets, reasons, emailColumn, customBound };
 }
 
 /** A line per column, for `smartlead-sync mapping` and `init`. */

@@ -9,7 +9,7 @@ import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
 import { environmentError, osCause } from "./os_errors.ts";
 import { makePrivateDir } from "./private_files.ts";
-import { readRows } from "./input/parse.ts";
+import { type InputOptions, readRows } from "./input/parse.ts";
 import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
 import type { MapOverrides } from "./mapping.ts";
 import {
@@ -67,6 +67,10 @@ export interface PushOptions {
   timeoutMs?: number;
   backoffBaseMs?: number;
   stdin?: ReadableStream<Uint8Array>;
+  /** How inputs are read: encoding, CSV delimiter, header, preamble, nested JSON. */
+  input?: InputOptions;
+  /** Custom fields per lead; a row with more is rejected before sending. Default 200. */
+  maxCustomFields?: number;
   verbose?: boolean;
   /** Lines for people (stderr). */
   log?: (line: string) => void;
@@ -233,9 +237,14 @@ export async function push(opts: PushOptions): Promise<Summary> {
     });
   try {
     // Read → parse → map and validate → rejects → stage.
+    const warn = (message: string) => log(`warning: ${message}`);
+    const { encoding, nested, ...csv } = opts.input ?? {};
     const rows = readRows(sources, {
       ...(opts.format ? { format: opts.format } : {}),
       ...(opts.stdin ? { stdin: opts.stdin } : {}),
+      ...(encoding !== undefined ? { encoding } : {}),
+      ...(nested !== undefined ? { nested } : {}),
+      csv: { ...csv, warn },
       onBytes: (src, n) => {
         if (src !== lastSource) {
           if (lastSource?.size !== undefined) bytesDone += lastSource.size;
@@ -244,7 +253,12 @@ export async function push(opts: PushOptions): Promise<Summary> {
         bytesCurrent = n;
       },
     });
-    const checked = validateRows(rows, { map: opts.map ?? [], tags: opts.tags ?? [] });
+    const checked = validateRows(rows, {
+      map: opts.map ?? [],
+      tags: opts.tags ?? [],
+      ...(opts.maxCustomFields !== undefined ? { maxCustomFields: opts.maxCustomFields } : {}),
+      warn,
+    });
     const present: string[] = [];
     const valid = divertRejects(checked, rejects, stats, (email) => present.push(email));
     await stageLeads(tap(valid, () => (stopIfAsked(), progress("reading"))), store, stats);

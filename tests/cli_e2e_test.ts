@@ -105,7 +105,7 @@ Deno.test("fish completion, sourced in fish: commands, option values, shells", a
     "full-refresh incremental",
     "bash fish zsh",
     "--dry-run",
-    "csv ndjson",
+    "csv json ndjson",
   ]);
 });
 
@@ -130,7 +130,7 @@ words=(smartlead-sync ""); CURRENT=2; _smartlead-sync`,
   );
   assert.ok(
     args.includes(
-      "--format[input format (default\\: from the extension, or sniffed)]:format:(csv ndjson)",
+      "--format[input format (default\\: from the extension, or sniffed)]:format:(csv ndjson json)",
     ),
   );
   assert.ok(args.includes("--dry-run[plan everything, write nothing to Smartlead]"));

@@ -98,7 +98,7 @@ Deno.test("the rejects file and the summary escape hostile fields and server mes
     assert.doesNotMatch(text.replaceAll("\n", ""), RAW);
     const parsed = lines.map((l) => JSON.parse(l));
     assert.deepEqual(parsed.map((x) => [x.line, x.reason]), [
-      [2, 'email: not a valid email address ("not-an-email")'],
+      [2, 'email: not a valid email address ("not-an-email"): no @'],
       [3, `Smartlead refused it: "lead_list[0]" ${escapeControl(HOSTILE, true)}`],
     ]);
     assert.equal(parsed[0].row.Name, HOSTILE); // the row itself is kept exactly

@@ -264,19 +264,20 @@ Deno.test("a run in which every row was rejected exits 2 with the first reason; 
     const csv = `${dir}/leads.csv`;
     await Deno.writeTextFile(csv, csvOf(emails(3)));
     const json = `${dir}/leads.json`;
-    await Deno.writeTextFile(json, '[{"email":"a@ex.com"},{"email":"b@ex.com"}]\n');
+    // A JSON array of strings, not of objects: nothing to map.
+    await Deno.writeTextFile(json, '["a@ex.com", "b@ex.com"]\n');
     const cases: Array<[string[], string]> = [
       [
         [csv, "--format", "ndjson"],
-        `every row was rejected (4 of 4) (first: ${csv}: line 1: invalid JSON)`,
+        `every row was rejected (4 of 4) (first: ${csv}: line 1: invalid JSON at column 1: unexpected token 'e')`,
       ],
       [
         [json],
-        `every row was rejected (1 of 1) (first: ${json}: line 1: line is an array, not a JSON object)`,
+        `every row was rejected (2 of 2) (first: ${json}: line 1: element is a string, not a JSON object)`,
       ],
       [
         [csv, "--format", "ndjson", "--dry-run"],
-        `every row was rejected (4 of 4) (first: ${csv}: line 1: invalid JSON)`,
+        `every row was rejected (4 of 4) (first: ${csv}: line 1: invalid JSON at column 1: unexpected token 'e')`,
       ],
     ];
     for (const [input, what] of cases) {
@@ -298,7 +299,7 @@ Deno.test("a run in which every row was rejected exits 2 with the first reason; 
       assert.match(
         r.stderr,
         new RegExp(
-          `^error: 2 of 5 rows were rejected \\(40%\\) \\(first: .*: line 5: email: not a valid email address \\("bad"\\)\\), more than --max-rejects ${limit} allows; nothing was written — `,
+          `^error: 2 of 5 rows were rejected \\(40%\\) \\(first: .*: line 5: email: not a valid email address \\("bad"\\): no @\\), more than --max-rejects ${limit} allows; nothing was written — `,
         ),
       );
     }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { csvHeader, detectDelimiter, parseCsv } from "../lib/input/csv.ts";
+import {
+  csvHeader,
+  type CsvOptions,
+  dedupeColumns,
+  detectDelimiter,
+  parseCsv,
+} from "../lib/input/csv.ts";
 import { readRows } from "../lib/input/parse.ts";
 import type { Row } from "../lib/input/row.ts";
 import { type InputSource, resolveInputs, type TextChunk } from "../lib/input/source.ts";
@@ -142,8 +148,8 @@ Deno.test("parseCsv: structure", async (t) => {
       [
         2,
         ["a@x.com", 'Jo" Smith,"x'],
-        "malformed quotes: a quoted field must end with a quote followed by the delimiter " +
-        'or the line end (write a quote inside a quoted field as "")',
+        'text after a closing quote at line 2 ("Jo" Smith): a quoted field must end at the ' +
+        'delimiter or the line end; quote the whole value and double the quotes inside ("""Jo"" Smith")',
       ],
       [3, ["b@x.com", "Bo", "y"]],
     ]);
@@ -229,9 +235,32 @@ Deno.test("parseCsv: delimiters", async (t) => {
     assert.deepEqual(csvHeader("\uFEFF\n\nEmail;First Name\r\na;b\r\n"), {
       columns: ["Email", "First Name"],
       delimiter: ";",
+      duplicates: [],
+      line: 3,
     });
-    assert.deepEqual(csvHeader("a,b\rc,d\r"), { columns: ["a", "b"], delimiter: "," });
-    assert.deepEqual(csvHeader(""), { columns: [], delimiter: "," });
+    assert.deepEqual(csvHeader("a,b\rc,d\r"), {
+      columns: ["a", "b"],
+      delimiter: ",",
+      duplicates: [],
+      line: 1,
+    });
+    assert.deepEqual(csvHeader(""), { columns: [], delimiter: ",", duplicates: [], line: 1 });
+    // The same options as push: sep=, preamble, duplicates, --columns.
+    assert.deepEqual(csvHeader("sep=|\nExported 2026\nemail|n|n\n", { skipRows: 1 }), {
+      columns: ["email", "n", "n (2)"],
+      delimiter: "|",
+      duplicates: [
+        'column "n" appears 2 times (columns 2 and 3): the first is mapped as "n", the others ' +
+        'are named "n (2)" (pick one with --map <field>=<name>)',
+      ],
+      line: 3,
+    });
+    assert.deepEqual(csvHeader("a@x.com;1\n", { columns: ["email", "n"] }), {
+      columns: ["email", "n"],
+      delimiter: ";",
+      duplicates: [],
+      line: 1,
+    });
   });
 });
 
@@ -343,4 +372,104 @@ Deno.test("the header is announced before the rows, with its line", async () => 
     [3, true, []],
     [4, false, ["a@x.com", "1"]],
   ]);
+});
+
+Deno.test("parseCsv: what real exports do", async (t) => {
+  const run = async (text: string, opts: CsvOptions, size = Infinity) =>
+    (await Array.fromAsync(parseCsv(ReadableStream.from(toChunks(text, size)), opts))).flat();
+
+  for (const size of [Infinity, 1, 3]) {
+    await t.step(`an Excel sep=; first line sets the delimiter (chunks of ${size})`, async () => {
+      // Without it, the comma would win: the header has more commas than semicolons.
+      const rows = await run("sep=;\r\nemail;a,b,c\r\nx@y.com;1,2,3\r\n", {}, size);
+      assert.deepEqual(rows.map((r) => [r.line, r.columns, r.values]), [
+        [2, ["email", "a,b,c"], []],
+        [3, ["email", "a,b,c"], ["x@y.com", "1,2,3"]],
+      ]);
+    });
+
+    await t.step(`--skip-rows skips a preamble, lines counted (chunks of ${size})`, async () => {
+      const text = 'Report "Leads", 2026\n\nexported by CRM\nemail,n\na@x.com,1\n';
+      const rows = await run(text, { skipRows: 3 }, size);
+      assert.deepEqual(rows.map((r) => [r.line, r.columns, r.values]), [
+        [4, ["email", "n"], []],
+        [5, ["email", "n"], ["a@x.com", "1"]],
+      ]);
+    });
+
+    await t.step(`--no-header --columns: every line is data (chunks of ${size})`, async () => {
+      const rows = await run("a@x.com;Ann\nb@x.com;Bob", { columns: ["email", "name"] }, size);
+      assert.deepEqual(rows.map((r) => [r.line, r.header ?? false, r.values]), [
+        [1, true, []],
+        [1, false, ["a@x.com", "Ann"]],
+        [2, false, ["b@x.com", "Bob"]],
+      ]);
+      assert.deepEqual(rows[1]!.columns, ["email", "name"]);
+    });
+  }
+
+  await t.step("--no-header on an empty input announces the columns, no rows", async () => {
+    const rows = await run("", { columns: ["email"] });
+    assert.deepEqual(rows.map((r) => [r.header, r.columns]), [[true, ["email"]]]);
+  });
+
+  await t.step("--delimiter wins over sep= and detection", async () => {
+    const rows = await run("sep=;\nemail|a;b\nx@y.com|1;2\n", { delimiter: "|" });
+    assert.deepEqual(rows.at(-1)!.values, ["x@y.com", "1;2"]);
+  });
+
+  await t.step("duplicate header names: the later ones are renamed, with one warning", async () => {
+    const warnings: string[] = [];
+    const rows = await run("email,Name,x,Name,Name (2),Name\na@x.com,Ann,1,Lee,q,Z\n", {
+      warn: (m) => warnings.push(m),
+    });
+    assert.deepEqual(rows[1]!.columns, ["email", "Name", "x", "Name (3)", "Name (2)", "Name (4)"]);
+    assert.deepEqual(rows[1]!.values, ["a@x.com", "Ann", "1", "Lee", "q", "Z"]);
+    assert.deepEqual(warnings, [
+      't.csv: line 1: column "Name" appears 3 times (columns 2, 4 and 6): the first is mapped ' +
+      'as "Name", the others are named "Name (3)", "Name (4)" (pick one with --map <field>=<name>)',
+    ]);
+    assert.deepEqual(dedupeColumns(["", "", "a"]), { columns: ["", "", "a"], duplicates: [] });
+  });
+
+  await t.step(
+    '"Ann" Smith with no later quote: named as text after a quote, at its line',
+    async () => {
+      await usageError(
+        run('email,name\na@x.com,Bo\nb@x.com,"Ann" Smith\nc@x.com,Cy\n', {}),
+        't.csv: line 3: text after a closing quote ("Ann" Smith); the field is read as still ' +
+          "quoted, so the rest of the file would be one value",
+      );
+      await assert.rejects(run('email,name\nb@x.com,"Ann" Smith\n', {}), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(
+          e.hint,
+          'quote the whole value and double the quotes inside ("""Ann"" Smith"), or remove the quotes',
+        );
+        return true;
+      });
+    },
+  );
+
+  await t.step('"Ann" Smith that swallows the next line: the reject says which lines', async () => {
+    const rows = (await run('email,name\nb@x.com,"Ann" Smith\nc@x.com,"Cy"\nd@x.com,Di\n', {}))
+      .filter((r) => !r.header);
+    assert.deepEqual(simple(rows), [
+      [
+        2,
+        ["b@x.com", 'Ann" Smith\nc@x.com,"Cy'],
+        'text after a closing quote at line 2 ("Ann" Smith): a quoted field must end at the ' +
+        "delimiter or the line end; the row runs on to line 3; quote the whole value and " +
+        'double the quotes inside ("""Ann"" Smith")',
+      ],
+      [4, ["d@x.com", "Di"]],
+    ]);
+  });
+
+  await t.step("a real unclosed quote is still called one, at the line of the quote", async () => {
+    await usageError(
+      run('email,name\na@x.com,1\nb@x.com,"Ann\nc@x.com,Cy\n', {}),
+      "t.csv: line 3: unclosed quote; the field runs to the end of the file",
+    );
+  });
 });

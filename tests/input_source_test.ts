@@ -25,9 +25,13 @@ function bytes(...parts: Array<string | number[]>): Uint8Array {
   return out;
 }
 
-async function readAll(src: InputSource, stdin?: ReadableStream<Uint8Array>): Promise<string> {
+async function readAll(
+  src: InputSource,
+  stdin?: ReadableStream<Uint8Array>,
+  encoding?: string,
+): Promise<string> {
   let text = "";
-  for await (const c of readText(src, stdin)) text += c.text;
+  for await (const c of readText(src, stdin, encoding ? { encoding } : {})) text += c.text;
   return text;
 }
 
@@ -53,7 +57,7 @@ Deno.test("format choice", async (t) => {
     assert.equal(formatFromName("a.txt"), "csv");
     assert.equal(formatFromName("a.ndjson"), "ndjson");
     assert.equal(formatFromName("a.jsonl.gz"), "ndjson");
-    assert.equal(formatFromName("a.json"), "ndjson");
+    assert.equal(formatFromName("a.json"), undefined); // sniffed: a JSON array or NDJSON
     assert.equal(formatFromName("leads"), undefined);
     assert.equal(formatFromName("a.gz"), undefined);
   });
@@ -62,8 +66,10 @@ Deno.test("format choice", async (t) => {
     assert.equal(sniffFormat('{"email":"a@x.com"}'), "ndjson");
     assert.equal(sniffFormat('\r\n \t{"email":"a@x.com"}'), "ndjson");
     assert.equal(sniffFormat("email,name"), "csv");
-    assert.equal(sniffFormat('["a"]'), "csv");
+    assert.equal(sniffFormat(' [{"email":"a@x.com"}]'), "json");
     assert.equal(sniffFormat(""), "csv");
+    assert.equal(sniffFormat("", "x.json"), "ndjson");
+    assert.equal(sniffFormat("email", "x.JSON.gz"), "ndjson");
   });
 
   await t.step("a file without a telling extension is sniffed", async () => {
@@ -82,9 +88,10 @@ Deno.test("format choice", async (t) => {
       "cannot read /nonexistent/x.csv: no such file",
     );
     const dir = await Deno.makeTempDir();
-    await usageError(resolveInputs([dir]), `cannot read ${dir}: not a file`);
+    await usageError(resolveInputs([dir]), `cannot read ${dir}: is a directory`);
     await usageError(resolveInputs(["-", "-"]), "stdin (-) is named more than once");
-    assert.deepEqual(await resolveInputs([]), [STDIN]);
+    assert.deepEqual(await resolveInputs([]), [{ ...STDIN, implicit: true }]);
+    assert.deepEqual(await resolveInputs(["-"]), [STDIN]);
   });
 });
 
@@ -144,10 +151,34 @@ Deno.test("strict UTF-8", async (t) => {
     );
   });
 
-  await t.step("UTF-16 is named as such", async () => {
-    await usageError(
-      readAll(STDIN, ReadableStream.from([bytes([0xff, 0xfe], [0x65, 0, 0x0a, 0])])),
-      "<stdin>: line 1: UTF-16 text, not UTF-8",
+  await t.step("UTF-16 without a byte-order mark is named, with the flag to pass", async () => {
+    await assert.rejects(
+      readAll(STDIN, ReadableStream.from([bytes([0x65, 0, 0x6d, 0, 0x0a, 0])])),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(
+          e.message,
+          "<stdin>: line 1: looks like UTF-16 text without a byte-order mark",
+        );
+        assert.equal(e.hint, "pass --encoding utf-16le");
+        return true;
+      },
+    );
+  });
+
+  await t.step("invalid UTF-8 suggests Windows-1252, not iconv -f latin1", async () => {
+    await assert.rejects(
+      readAll(STDIN, ReadableStream.from([bytes("email,n\na@x.com,", [0x93], "Hi", [0x94])])),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(e.message, "<stdin>: line 2: not valid UTF-8 (byte 0x93)");
+        assert.equal(
+          e.hint,
+          "Excel's CSV export on Windows is Windows-1252: pass --encoding windows-1252 " +
+            '(or save as "CSV UTF-8" in Excel)',
+        );
+        return true;
+      },
     );
   });
 
@@ -193,16 +224,76 @@ Deno.test("gzip", async (t) => {
     assert.equal(await readAll((await resolveInputs([path]))[0]!), "email\na@x.com\n");
   });
 
-  await t.step("a truncated gzip file → UsageError", async () => {
-    const full = await gz("email\n" + "a@x.com\n".repeat(1000));
-    const path = await tempFile("cut.csv.gz", full.slice(0, full.length - 12));
-    await assert.rejects(readAll((await resolveInputs([path]))[0]!), (e: unknown) => {
-      assert.ok(e instanceof UsageError);
-      assert.equal(e.exitCode, 2);
-      assert.match(e.message, new RegExp(`^${path}: line \\d+: cannot decompress: `));
-      assert.equal(e.hint, "check that the file is a complete gzip file");
-      return true;
-    });
+  await t.step(
+    "a truncated gzip file → UsageError naming the line reached and the bytes",
+    async () => {
+      const text = "email\n" + Array.from({ length: 3000 }, (_, i) => `lead${i}@x.com\n`).join("");
+      const full = await gz(text);
+      const cut = full.slice(0, Math.floor(full.length * 0.6));
+      const path = await tempFile("cut.csv.gz", cut);
+      await assert.rejects(readAll((await resolveInputs([path]))[0]!), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(e.exitCode, 2);
+        const m = new RegExp(
+          `^${path}: line (\\d+): the gzip data ends early or is damaged, after ${cut.length} ` +
+            `compressed bytes \\((\\d+) bytes decompressed\\): unexpected end of file$`,
+        ).exec(e.message);
+        assert.ok(m, e.message);
+        const decompressed = Number(m[2]);
+        assert.ok(decompressed > 0 && decompressed < text.length, e.message);
+        // The line is the one the decompressed bytes reached, not "line 1".
+        const reached = text.slice(0, decompressed).split("\n").length;
+        assert.equal(Number(m[1]), reached);
+        assert.ok(reached > 1);
+        assert.equal(
+          e.hint,
+          "check that the file is complete (gzip -t); a download or copy may have been cut short",
+        );
+        return true;
+      });
+    },
+  );
+
+  await t.step("multi-member gzip (cat a.gz b.gz, gzip >>) is read whole", async () => {
+    const a = await gz("email\na@x.com\n");
+    const b = await gz("b@x.com\n");
+    const c = await gz("c@x.com\n");
+    const path = await tempFile("multi.csv.gz", bytes([...a], [...b], [...c]));
+    assert.equal(
+      await readAll((await resolveInputs([path]))[0]!),
+      "email\na@x.com\nb@x.com\nc@x.com\n",
+    );
+    // The same on stdin, the second member's header split across writes.
+    const all = bytes([...a], [...b]);
+    const split = a.length + 3;
+    assert.equal(
+      await readAll(STDIN, ReadableStream.from([all.slice(0, split), all.slice(split)])),
+      "email\na@x.com\nb@x.com\n",
+    );
+  });
+
+  await t.step("a gzip bomb streams in bounded chunks", async () => {
+    // 64 MiB of blank lines, about 64 KiB compressed: no decoded chunk exceeds ~1 MiB.
+    const mib = new Uint8Array(1 << 20).fill(0x0a);
+    const compressed = new Uint8Array(
+      await new Response(
+        ReadableStream.from(Array.from({ length: 64 }, () => mib)).pipeThrough(
+          new CompressionStream("gzip"),
+        ),
+      ).arrayBuffer(),
+    );
+    assert.ok(compressed.length < 1 << 18);
+    let total = 0;
+    let largest = 0;
+    let chunks = 0;
+    for await (const c of readText(STDIN, ReadableStream.from([compressed]))) {
+      total += c.text.length;
+      largest = Math.max(largest, c.text.length);
+      chunks++;
+    }
+    assert.equal(total, 64 << 20);
+    assert.ok(largest <= (1 << 20) + (64 << 10), `largest chunk ${largest}`);
+    assert.ok(chunks >= 60, `chunks ${chunks}`);
   });
 
   await t.step("chunks report compressed bytes read and end with last", async () => {

@@ -105,20 +105,68 @@ Deno.test("buildLead", async (t) => {
       [{ name: "x" }, "no email field"],
       [{ email: "   " }, "email is empty"],
       [{ email: null }, "email is empty"],
-      [{ email: "not-an-email" }, 'email: not a valid email address ("not-an-email")'],
-      [{ email: " Foo@ Bar.com" }, 'email: not a valid email address ("foo@ bar.com")'],
+      [{ email: "not-an-email" }, 'email: not a valid email address ("not-an-email"): no @'],
       [
-        { email: "a@x.com", Extra: [1] },
-        'field "Extra" is an array; only strings, numbers and booleans',
+        { email: " Foo@ Bar.com" },
+        'email: not a valid email address ("foo@ bar.com"): contains a space',
+      ],
+      [
+        { email: "ann\u200b@x.com" },
+        'email: not a valid email address ("ann\\u200b@x.com"): contains an invisible ' +
+        "character (\\u200b) at position 4; retype the address",
+      ],
+      [{ email: "a@b@x.com" }, 'email: not a valid email address ("a@b@x.com"): more than one @'],
+      [{ email: "@x.com" }, 'email: not a valid email address ("@x.com"): nothing before the @'],
+      [{ email: "ann@" }, 'email: not a valid email address ("ann@"): nothing after the @'],
+      [
+        { email: "ann@localhost" },
+        'email: not a valid email address ("ann@localhost"): the domain "localhost" has no dot ' +
+        "(e.g. example.com)",
+      ],
+      [
+        { email: "ann,lee@x.com" },
+        'email: not a valid email address ("ann,lee@x.com"): character "," is not allowed ' +
+        "before the @",
+      ],
+      [
+        { email: "ann..lee@x.com" },
+        'email: not a valid email address ("ann..lee@x.com"): the part before the @ starts ' +
+        "with a dot or has two dots in a row",
+      ],
+      [
+        { email: "rené@x.com" },
+        'email: not a valid email address ("rené@x.com"): non-ASCII character "é" before ' +
+        "the @ (only the domain may be international)",
+      ],
+      [
+        { email: "ann@x_y.com" },
+        'email: not a valid email address ("ann@x_y.com"): character "_" is not allowed in ' +
+        "the domain",
+      ],
+      [
+        { email: "ann@x..com" },
+        'email: not a valid email address ("ann@x..com"): the domain "x..com" has an empty ' +
+        "part (two dots, or a dot at an end)",
+      ],
+      [
+        { email: "ann@x.c0m" },
+        'email: not a valid email address ("ann@x.c0m"): the domain "x.c0m" does not end in ' +
+        "a valid top-level domain",
+      ],
+      [
+        { email: "a@x.com", Extra: [{ a: 1 }] },
+        'field "Extra" is an array holding objects or arrays',
       ],
       [
         { email: "a@x.com", Extra: { a: 1 } },
-        'field "Extra" is an object; only strings, numbers and booleans',
+        'field "Extra" is a nested object (rejected by --nested reject; the default, flatten, ' +
+        "sends its keys as parent.child custom fields)",
       ],
       [{ email: "a@x.com", custom_fields: "x" }, '"custom_fields" must be an object of strings'],
       [
         { email: "a@x.com", custom_fields: { a: { b: 1 } } },
-        'custom field "a" is an object, not a string',
+        'custom field "a" is a nested object (rejected by --nested reject; the default, ' +
+        "flatten, sends its keys as parent.child custom fields)",
       ],
       [
         { email: "a@x.com", first_name: "x".repeat(10_001) },
@@ -135,8 +183,59 @@ Deno.test("buildLead", async (t) => {
     }
   });
 
+  await t.step("arrays of scalars are comma-joined, nulls and blanks left out", () => {
+    assert.deepEqual(lead({ email: "a@x.com", tags: ["a", " b ", null, ""], n: [1, true] }), {
+      ok: true,
+      lead: { email: "a@x.com", custom_fields: { n: "1,true", tags: "a,b" } },
+    });
+    assert.deepEqual(lead({ email: "a@x.com", custom_fields: { k: ["x", "y"] } }), {
+      ok: true,
+      lead: { email: "a@x.com", custom_fields: { k: "x,y" } },
+    });
+  });
+
+  await t.step("an international domain is sent, and deduplicated, in its ASCII form", () => {
+    for (const email of ["user@müller.de", "User@MÜLLER.DE", "user@xn--mller-kva.de"]) {
+      assert.deepEqual(lead({ email }), {
+        ok: true,
+        lead: { email: "user@xn--mller-kva.de" },
+      });
+    }
+    assert.deepEqual(lead({ email: "info@例え.jp" }), {
+      ok: true,
+      lead: { email: "info@xn--r8jz45g.jp" },
+    });
+    // An IDNA top-level domain, and full-width dots mapped as IDNA does.
+    assert.deepEqual(lead({ email: "a@пример.рф" }), {
+      ok: true,
+      lead: { email: "a@xn--e1afmkfd.xn--p1ai" },
+    });
+    assert.deepEqual(lead({ email: "a@müller．de" }), {
+      ok: true,
+      lead: { email: "a@xn--mller-kva.de" },
+    });
+  });
+
+  await t.step("custom fields over the cap: rejected with the count, the email rides along", () => {
+    const record = { email: "a@x.com", a: "1", b: "2", c: "", d: "4" };
+    const columns = Object.keys(record);
+    const row: Row = { source: "t", line: 1, columns, values: Object.values(record) };
+    const plan = planColumns(columns, [], false);
+    // Three non-empty custom fields: at a cap of 3 it passes, at 2 it does not.
+    assert.equal(buildLead(row, plan, [], 3).ok, true);
+    assert.deepEqual(buildLead(row, plan, [], 2), {
+      ok: false,
+      reason: "3 non-empty custom fields; Smartlead takes at most 2 per lead " +
+        "(--max-custom-fields): drop columns with --map ignore=<column>",
+      email: "a@x.com",
+    });
+    // --tags adds one.
+    assert.equal(buildLead(row, plan, ["t"], 3).ok, false);
+  });
+
   await t.step("normalizeEmail and mergeTags", () => {
     assert.equal(normalizeEmail("  A@B.Com\t"), "a@b.com");
+    assert.equal(normalizeEmail(" Ann@Müller.DE "), "ann@xn--mller-kva.de");
     assert.deepEqual(mergeTags("a, b", ["B", " c "], undefined, "a,,d"), ["a", "b", "c", "d"]);
     assert.deepEqual(mergeTags(), []);
   });
@@ -160,7 +259,7 @@ Deno.test("validateRows", async (t) => {
     );
     assert.deepEqual(brief(out), [
       [2, { email: "a@x.com", first_name: "Ann", custom_fields: { Notes: "hi", tags: "t1" } }],
-      [3, 'email: not a valid email address ("nope")', {
+      [3, 'email: not a valid email address ("nope"): no @', {
         "Email Address": "nope",
         "First Name": "Bob",
         Notes: "",
@@ -213,6 +312,9 @@ Deno.test("the hot-path check agrees with the zod lead schema on random leads", 
       .map(([a, b]) => `${a}@${b}.com`),
     fc.constant(`${"a".repeat(310)}@example.com`),
     fc.constant(`${"a".repeat(320)}@example.com`),
+    // IDNA ASCII forms, the top-level domain included.
+    fc.tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), fc.constantFrom("xn--p1ai", "xn--", "de"))
+      .map(([a, tld]) => `u@xn--${a}.${tld}`),
   );
   const text = fc.oneof(
     { arbitrary: fc.string({ minLength: 1, maxLength: 5 }), weight: 30 },
@@ -249,4 +351,32 @@ Deno.test("the hot-path check agrees with the zod lead schema on random leads", 
   );
   // Both verdicts were exercised, not just one.
   assert.ok(seen.pass > 100 && seen.fail > 100, JSON.stringify(seen));
+});
+
+Deno.test("buildLead's email always passes the zod schema and equals normalizeEmail", async () => {
+  const fc = (await import("fast-check")).default;
+  const { LeadSchema } = await import("../lib/lead.ts");
+  const unit = fc.constantFrom(..."aZ09-.ü例え．\u200b @".split(""));
+  const email = fc.tuple(
+    fc.stringMatching(/^[a-z0-9.+_-]{1,6}$/),
+    fc.string({ unit, minLength: 1, maxLength: 10 }),
+    fc.constantFrom("de", "jp", "рф", "c0m", ""),
+  ).map(([a, b, c]) => `${a}@${b}${c ? "." + c : ""}`);
+  const seen = { ok: 0, rejected: 0 };
+  fc.assert(
+    fc.property(email, (e) => {
+      const r = lead({ email: e });
+      seen[r.ok ? "ok" : "rejected"]++;
+      if (r.ok) {
+        assert.equal(LeadSchema.safeParse(r.lead).success, true, e);
+        assert.equal(r.lead.email, normalizeEmail(e));
+        assert.doesNotMatch(r.lead.email, /[^ -~]/); // printable ASCII only
+      } else {
+        assert.match(r.reason, /^email: not a valid email address \(".*"\): \S/, e);
+        assert.doesNotMatch(r.reason, /\u200b/); // written as \u200b, never raw
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(seen.ok > 50 && seen.rejected > 50, JSON.stringify(seen));
 });

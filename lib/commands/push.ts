@@ -14,6 +14,7 @@ import { ProgressLine } from "../progress.ts";
 import { push, PushFailed, type PushOptions, type SyncMode } from "../push.ts";
 import { registerSecret, withoutCredentials } from "../redact.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
+import { inputOptions, resolveInputOptions } from "./input_options.ts";
 
 const SETTINGS = [
   "ignore_global_block_list",
@@ -48,7 +49,7 @@ export function campaignOptions(cmd: Command): Command {
 
 export const pushCommand = (ctx: CommandContext): Command =>
   campaignOptions(
-    new Command("push")
+    inputOptions(new Command("push"))
       .summary("stream CSV/NDJSON leads into a Smartlead campaign")
       .description(
         "Reads CSV or NDJSON from files or stdin, maps and validates each row, checks it against " +
@@ -56,12 +57,12 @@ export const pushCommand = (ctx: CommandContext): Command =>
       )
       .argument(
         "[input...]",
-        'files (.csv .tsv .ndjson .jsonl, optionally .gz); "-" or none = stdin',
+        'files (.csv .tsv .ndjson .jsonl .json, optionally .gz) or named pipes; "-" or none = stdin',
       ),
   )
     .addOption(
       new Option("--format <format>", "input format (default: from the extension, or sniffed)")
-        .choices(["csv", "ndjson"]),
+        .choices(["csv", "ndjson", "json"]),
     )
     .option(
       "--map <field=column>",
@@ -72,6 +73,10 @@ export const pushCommand = (ctx: CommandContext): Command =>
       "--tags <a,b>",
       "tags added to every lead, as the custom field `tags` (repeatable)",
       collect,
+    )
+    .option(
+      "--max-custom-fields <n>",
+      "custom fields per lead; rows with more are rejected before sending (default 200)",
     )
     .option("--batch-size <n>", "leads per request, 1..400 (default 100)")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
@@ -299,6 +304,14 @@ export async function resolvePushOptions(
     } else origins[key] = flag;
   }
   opts.origins = origins;
+  opts.input = resolveInputOptions(flags);
+  const maxCustom = intOption(
+    "--max-custom-fields",
+    str("maxCustomFields") ?? config.max_custom_fields,
+    1,
+    100_000,
+  );
+  if (maxCustom !== undefined) opts.maxCustomFields = maxCustom;
   return opts;
 }
 

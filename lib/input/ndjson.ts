@@ -1,38 +1,27 @@
 /**
  * NDJSON rows: one JSON object per line. A line that is not an object (an array, a string,
- * invalid JSON) becomes a rejected row, never a crash.
+ * invalid JSON) becomes a rejected row that keeps the line's text, never a crash. Nested
+ * objects are flattened to `parent.child` columns (lib/input/json_value.ts).
  */
 import { UsageError } from "../errors.ts";
 import { MAX_RECORD_CHARS } from "./csv.ts";
+import { describeJsonError, type NestedMode, problemRow, valueRow } from "./json_value.ts";
 import type { Row } from "./row.ts";
 import type { TextChunk } from "./source.ts";
 
-const NO_COLUMNS: readonly string[] = [];
+export { MAX_DEPTH, type NestedMode } from "./json_value.ts";
 
-/** Deeper values are rejected: no lead field nests, and later stages recurse over rows. */
-export const MAX_DEPTH = 64;
-
-/** Whether `value` (an object) nests objects or arrays more than `max` levels deep. */
-function tooDeep(value: object, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Object.values(v as object)) {
-      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return `a ${typeof v}`;
+export interface NdjsonOptions {
+  /** Default `flatten`. */
+  nested?: NestedMode;
 }
 
 /** Parses one input's chunks into batches of rows. */
-export async function* parseNdjson(chunks: AsyncIterable<TextChunk>): AsyncGenerator<Row[]> {
+export async function* parseNdjson(
+  chunks: AsyncIterable<TextChunk>,
+  opts: NdjsonOptions = {},
+): AsyncGenerator<Row[]> {
+  const nested = opts.nested ?? "flatten";
   let partial = "";
   let line = 1;
   let seenLine = false;
@@ -64,46 +53,19 @@ export async function* parseNdjson(chunks: AsyncIterable<TextChunk>): AsyncGener
         const start = raw.trim();
         if (firstLine && (start === "{" || start.startsWith("["))) {
           throw new UsageError(
-            `${chunk.source}: line ${here}: this is a JSON document, not NDJSON (one object per line)`,
-            "convert it, e.g. jq -c '.[]' in.json > out.ndjson",
+            `${chunk.source}: line ${here}: this is a pretty-printed JSON document, not NDJSON ` +
+              "(one object per line)",
+            start === "{"
+              ? "put each object on one line, e.g. jq -c . in.json > out.ndjson"
+              : "read it as a JSON array with --format json (or name it .json), or convert it: " +
+                "jq -c '.[]' in.json > out.ndjson",
           );
         }
-        const why = e instanceof RangeError ? "nested too deeply" : "invalid JSON";
-        out.push({
-          source: chunk.source,
-          line: here,
-          columns: NO_COLUMNS,
-          values: [],
-          problem: why,
-        });
+        const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+        out.push(problemRow(chunk.source, here, describeJsonError(text, e), text));
         continue;
       }
-      if (value === null || typeof value !== "object" || Array.isArray(value)) {
-        out.push({
-          source: chunk.source,
-          line: here,
-          columns: NO_COLUMNS,
-          values: [],
-          problem: `line is ${describe(value)}, not a JSON object`,
-        });
-        continue;
-      }
-      if (tooDeep(value, MAX_DEPTH)) {
-        out.push({
-          source: chunk.source,
-          line: here,
-          columns: NO_COLUMNS,
-          values: [],
-          problem: `nested more than ${MAX_DEPTH} levels deep`,
-        });
-        continue;
-      }
-      out.push({
-        source: chunk.source,
-        line: here,
-        columns: Object.keys(value),
-        values: Object.values(value),
-      });
+      out.push(valueRow(chunk.source, here, value, nested, raw));
     }
     if (out.length > 0) yield out;
   }

@@ -1,6 +1,8 @@
-/** Turns every input into rows, in order, choosing CSV or NDJSON per input. */
-import { parseCsv } from "./csv.ts";
-import { parseNdjson } from "./ndjson.ts";
+/** Turns every input into rows, in order, choosing CSV, NDJSON or a JSON array per input. */
+import { UsageError } from "../errors.ts";
+import { type CsvOptions, parseCsv } from "./csv.ts";
+import { parseJsonArray } from "./json_array.ts";
+import { type NestedMode, parseNdjson } from "./ndjson.ts";
 import type { Row } from "./row.ts";
 import {
   type Format,
@@ -11,9 +13,26 @@ import {
   type TextChunk,
 } from "./source.ts";
 
+/** How inputs are read, as the user asked (`--encoding`, `--delimiter`, ...). */
+export interface InputOptions {
+  /** A TextDecoder label for inputs without a byte-order mark; default UTF-8. */
+  encoding?: string;
+  delimiter?: string;
+  /** The CSV has no header line: these are its column names. */
+  columns?: readonly string[];
+  skipRows?: number;
+  nested?: NestedMode;
+}
+
 export interface ParseOptions {
   format?: Format;
   stdin?: ReadableStream<Uint8Array>;
+  /** A TextDecoder label for inputs without a byte-order mark; default UTF-8. */
+  encoding?: string;
+  /** CSV only: delimiter, header-less columns, preamble lines, warnings. */
+  csv?: CsvOptions;
+  /** NDJSON and JSON: nested objects become `parent.child` columns, or rejected rows. */
+  nested?: NestedMode;
   /** Called with the bytes read from the current input, for progress. */
   onBytes?: (source: InputSource, bytesRead: number) => void;
 }
@@ -24,12 +43,19 @@ export async function* readRows(
   opts: ParseOptions = {},
 ): AsyncGenerator<Row[]> {
   for (const src of sources) {
-    const chunks = readText(src, opts.stdin);
+    const chunks = readText(src, opts.stdin, opts.encoding ? { encoding: opts.encoding } : {});
     const first = await chunks.next();
     if (first.done) continue;
+    if (src.implicit && first.value.last && first.value.bytesRead === 0) {
+      throw new UsageError(
+        "no input file given and stdin is empty",
+        "name the input file (smartlead-sync push leads.csv) or pipe data in " +
+          "(... | smartlead-sync push -)",
+      );
+    }
     const format = opts.format ??
       (src.path !== undefined ? formatFromName(src.path) : undefined) ??
-      sniffFormat(first.value.text);
+      sniffFormat(first.value.text, src.path ?? "");
     const onBytes = opts.onBytes;
     const all = async function* (): AsyncGenerator<TextChunk> {
       if (first.done) return;
@@ -40,11 +66,14 @@ export async function* readRows(
         yield c;
       }
     };
-    const delimiter = src.path?.toLowerCase().replace(/\.gz$/, "").endsWith(".tsv")
-      ? "\t"
-      : undefined;
-    yield* format === "ndjson"
-      ? parseNdjson(all())
-      : parseCsv(all(), delimiter ? { delimiter } : {});
+    const nested = opts.nested ?? "flatten";
+    if (format === "ndjson") yield* parseNdjson(all(), { nested });
+    else if (format === "json") yield* parseJsonArray(all(), { nested });
+    else {
+      const tsv = src.path?.toLowerCase().replace(/\.gz$/, "").endsWith(".tsv");
+      const csv: CsvOptions = { ...opts.csv };
+      if (tsv && csv.delimiter === undefined) csv.delimiter = "\t";
+      yield* parseCsv(all(), csv);
+    }
   }
 }

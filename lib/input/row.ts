@@ -8,6 +8,8 @@ export interface Row {
   values: readonly unknown[];
   /** Set when the row could not be parsed; it then becomes a reject with this reason. */
   problem?: string;
+  /** The text of a row that could not be parsed (invalid JSON), for the rejects file. */
+  raw?: string;
   /**
    * A CSV file's header, announced before its rows (with no values), so that a header
    * without an email column is an error even when no data row follows. Not a data row.

@@ -1,10 +1,15 @@
 /**
- * Opening inputs: files or stdin, gzip by magic bytes, strict UTF-8 decoding with the
- * failing line named, BOM removal, and the choice between CSV and NDJSON.
+ * Opening inputs: files, named pipes or stdin; gzip by magic bytes (multi-member too, in
+ * bounded pieces); decoding (lib/input/decode.ts); the choice between CSV, NDJSON and JSON.
  */
+import zlib from "node:zlib";
 import { UsageError } from "../errors.ts";
+import { bomEncoding, concat, countNewlines, InputDecoder } from "./decode.ts";
 
-export type Format = "csv" | "ndjson";
+export { countNewlines, firstInvalidUtf8, incompleteTail } from "./decode.ts";
+
+/** `json` is a JSON array of objects; `ndjson` one object per line. */
+export type Format = "csv" | "ndjson" | "json";
 
 /** One decoded piece of one input. */
 export interface TextChunk {
@@ -20,10 +25,16 @@ export interface TextChunk {
 export interface InputSource {
   name: string;
   path: string | undefined;
+  /** Undefined for stdin and named pipes. */
   size: number | undefined;
+  /** stdin read because no input was named at all (a forgotten file name in cron). */
+  implicit?: true;
 }
 
+/** Text chunks are about this size; decompressed pieces are at most GUNZIP_PIECE. */
 const READ_SIZE = 1 << 20;
+const GUNZIP_PIECE = 64 * 1024;
+const GUNZIP_FEED = 16 * 1024;
 
 /** Resolves input arguments; none means stdin. Unreadable files are a usage error. */
 export async function resolveInputs(args: readonly string[]): Promise<InputSource[]> {
@@ -31,7 +42,12 @@ export async function resolveInputs(args: readonly string[]): Promise<InputSourc
   const out: InputSource[] = [];
   for (const arg of list) {
     if (arg === "-") {
-      out.push({ name: "<stdin>", path: undefined, size: undefined });
+      out.push({
+        name: "<stdin>",
+        path: undefined,
+        size: undefined,
+        ...(args.length === 0 ? { implicit: true as const } : {}),
+      });
       continue;
     }
     let info: Deno.FileInfo;
@@ -40,7 +56,20 @@ export async function resolveInputs(args: readonly string[]): Promise<InputSourc
     } catch (e) {
       throw new UsageError(`cannot read ${arg}: ${describeFsError(e)}`, "check the path");
     }
-    if (!info.isFile) throw new UsageError(`cannot read ${arg}: not a file`, "check the path");
+    // A named pipe (mkfifo, or `push <(psql ...)`, which passes /dev/fd/N) streams like stdin;
+    // it is not opened here (that would wait for its writer).
+    if (info.isFifo) {
+      out.push({ name: arg, path: arg, size: undefined });
+      continue;
+    }
+    if (!info.isFile) {
+      throw new UsageError(
+        `cannot read ${arg}: ${
+          info.isDirectory ? "is a directory" : "not a regular file or a named pipe"
+        }`,
+        "check the path",
+      );
+    }
     try {
       (await Deno.open(arg, { read: true })).close(); // readable now, not after the first request
     } catch (e) {
@@ -62,26 +91,41 @@ export function describeFsError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The format implied by a file name, or undefined when the name does not say. */
+/**
+ * The format implied by a file name, or undefined when the name does not say. A `.json`
+ * file is sniffed between a JSON array and NDJSON (see `sniffFormat`).
+ */
 export function formatFromName(name: string): Format | undefined {
   const base = name.toLowerCase().replace(/\.gz$/, "");
   if (base.endsWith(".csv") || base.endsWith(".tsv") || base.endsWith(".txt")) return "csv";
-  if (base.endsWith(".ndjson") || base.endsWith(".jsonl") || base.endsWith(".json")) {
-    return "ndjson";
-  }
+  if (base.endsWith(".ndjson") || base.endsWith(".jsonl")) return "ndjson";
   return undefined;
 }
 
-/** Sniffs the format from the first text: a first non-blank `{` means NDJSON. */
-export function sniffFormat(text: string): Format {
+/**
+ * Sniffs the format from the first text: a first non-blank `[` is a JSON array, `{` NDJSON,
+ * anything else CSV (for a `.json` name, NDJSON: its parser names what is wrong).
+ */
+export function sniffFormat(text: string, name = ""): Format {
   const m = /\S/.exec(text);
-  return m && m[0] === "{" ? "ndjson" : "csv";
+  if (m && m[0] === "[") return "json";
+  if (m && m[0] === "{") return "ndjson";
+  return /\.json(\.gz)?$/i.test(name) ? "ndjson" : "csv";
 }
 
-/** Reads one input as decoded text chunks. Invalid UTF-8 or NUL bytes stop with exit 2. */
+export interface ReadOptions {
+  /** A TextDecoder label (see `checkEncoding`); a byte-order mark wins over it. */
+  encoding?: string;
+}
+
+/**
+ * Reads one input as decoded text chunks of about 1 MB. Undecodable bytes, NUL bytes or a
+ * damaged gzip stream stop with exit 2, naming the line.
+ */
 export async function* readText(
   src: InputSource,
   stdin: ReadableStream<Uint8Array> = Deno.stdin.readable,
+  opts: ReadOptions = {},
 ): AsyncGenerator<TextChunk> {
   let stream: ReadableStream<Uint8Array>;
   let file: Deno.FsFile | undefined;
@@ -95,99 +139,94 @@ export async function* readText(
     }
     stream = file.readable;
   }
+  const reader = stream.getReader();
   let bytesRead = 0;
-  const counted = stream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        bytesRead += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  const reader = counted.getReader();
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let lines = 0;
-  let first = true;
-  let gunzip: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  try {
-    let pending: Uint8Array | undefined;
-    const next = async (): Promise<Uint8Array | undefined> => {
-      if (gunzip) {
-        const r = await gunzip.read();
-        return r.done ? undefined : r.value;
-      }
-      if (pending) {
-        const p = pending;
-        pending = undefined;
-        return p;
-      }
+  const raw = async function* (first: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
+    if (first) yield first;
+    while (true) {
       const r = await reader.read();
-      return r.done ? undefined : r.value;
-    };
-    let firstRead = await reader.read();
+      if (r.done) return;
+      bytesRead += r.value.byteLength;
+      yield r.value;
+    }
+  };
+  let gzipped = false;
+  let decoder: InputDecoder | undefined;
+  let lines = 0;
+  let outBytes = 0;
+  try {
+    let first = await reader.read();
+    if (!first.done) bytesRead += first.value.byteLength;
     // A pipe may deliver a single byte first; the gzip check needs two.
-    while (!firstRead.done && firstRead.value.length < 2) {
+    while (!first.done && first.value.length < 2) {
       const more = await reader.read();
       if (more.done) break;
-      firstRead = { done: false, value: concat(firstRead.value, more.value) };
+      bytesRead += more.value.byteLength;
+      first = { done: false, value: concat(first.value, more.value) };
     }
-    if (
-      !firstRead.done && firstRead.value.length >= 2 && firstRead.value[0] === 0x1f &&
-      firstRead.value[1] === 0x8b
-    ) {
-      // gzip: re-feed the first chunk, then the rest, through a DecompressionStream.
-      const rest = new ReadableStream<Uint8Array>({
-        start(c) {
-          c.enqueue(firstRead.value);
-        },
-        async pull(c) {
-          const r = await reader.read();
-          if (r.done) c.close();
-          else c.enqueue(r.value);
-        },
-      });
-      gunzip = rest.pipeThrough(
-        new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-      ).getReader();
-    } else if (!firstRead.done) {
-      pending = firstRead.value;
-    }
-    // Small stdin/gzip pieces are coalesced into chunks of about READ_SIZE.
-    let pieces: Uint8Array[] = [];
-    let pieceBytes = 0;
-    // The bytes of an incomplete UTF-8 sequence the decoder holds from the previous chunk.
-    let held = new Uint8Array(0);
+    const head = first.done ? undefined : first.value;
+    gzipped = head !== undefined && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const pieces = gzipped ? gunzip(raw(head)) : raw(head);
+    // Pieces are coalesced into chunks of about READ_SIZE, and split when larger.
+    let parts: Uint8Array[] = [];
+    let partBytes = 0;
     const decode = (stream: boolean): string => {
-      const bytes = pieces.length === 1 ? pieces[0]! : concatAll(pieces, pieceBytes);
-      pieces = [];
-      pieceBytes = 0;
-      const text = decodeChunk(decoder, held, bytes, src.name, lines, stream);
-      held = stream ? bytes.slice(bytes.length - incompleteTail(bytes)) : new Uint8Array(0);
+      const bytes = parts.length === 1 ? parts[0]! : concatAll(parts, partBytes);
+      parts = [];
+      partBytes = 0;
+      if (!decoder) {
+        const bom = bomEncoding(bytes);
+        decoder = new InputDecoder(src.name, bom?.encoding ?? opts.encoding ?? "utf-8");
+      }
+      const text = decoder.decode(bytes, lines, stream);
       lines += countNewlines(text);
       return text;
     };
+    let firstChunk = true;
     while (true) {
       let bytes: Uint8Array | undefined;
       try {
-        bytes = await next();
+        const r = await pieces.next();
+        bytes = r.done ? undefined : r.value;
       } catch (e) {
+        if (!gzipped) throw e;
+        // Count the lines of what was decompressed before the damage, for the message.
+        if (partBytes > 0) {
+          try {
+            decode(true);
+          } catch {
+            // the decoding error is secondary here
+          }
+        }
         throw new UsageError(
-          `${src.name}: line ${lines + 1}: cannot decompress: ${
-            e instanceof Error ? e.message : String(e)
-          }`,
-          "check that the file is a complete gzip file",
+          `${src.name}: line ${
+            lines + 1
+          }: the gzip data ends early or is damaged, after ${bytesRead} ` +
+            `compressed bytes (${outBytes} bytes decompressed): ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+          "check that the file is complete (gzip -t); a download or copy may have been cut short",
         );
       }
       if (bytes === undefined) break;
-      pieces.push(bytes);
-      pieceBytes += bytes.length;
-      if (pieceBytes < READ_SIZE) continue;
-      const text = decode(true);
-      yield { source: src.name, text: first ? stripBom(text) : text, bytesRead, last: false };
-      first = false;
+      outBytes += bytes.byteLength;
+      for (let off = 0; off < bytes.length; off += READ_SIZE) {
+        const piece = bytes.length <= READ_SIZE ? bytes : bytes.subarray(off, off + READ_SIZE);
+        parts.push(piece);
+        partBytes += piece.length;
+        if (partBytes < READ_SIZE) continue;
+        const text = decode(true);
+        yield {
+          source: src.name,
+          text: firstChunk ? stripBom(text) : text,
+          bytesRead,
+          last: false,
+        };
+        firstChunk = false;
+      }
     }
     const tail = decode(false);
-    yield { source: src.name, text: first ? stripBom(tail) : tail, bytesRead, last: true };
+    yield { source: src.name, text: firstChunk ? stripBom(tail) : tail, bytesRead, last: true };
   } finally {
     reader.releaseLock();
     try {
@@ -198,11 +237,39 @@ export async function* readText(
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/**
+ * Decompresses gzip across members (`cat a.gz b.gz`, `gzip >>` and bgzip files are one
+ * input). The input is fed in pieces of GUNZIP_FEED bytes and each piece's output (at most
+ * ~1,000 times its size, in pieces of GUNZIP_PIECE) is handed on before the next is fed, so a
+ * gzip bomb streams with flat memory; everything decompressed before damage is handed on
+ * before the error, so its message can name the line reached.
+ */
+async function* gunzip(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const g = zlib.createGunzip({ chunkSize: GUNZIP_PIECE });
+  const out: Uint8Array[] = [];
+  let failure: unknown;
+  g.on("data", (piece: Uint8Array) => out.push(piece));
+  g.on("error", (e: unknown) => failure ??= e);
+  const ended = new Promise<void>((resolve) => {
+    g.on("end", () => resolve());
+    g.on("close", () => resolve());
+  });
+  const write = (b: Uint8Array) => new Promise<void>((resolve) => g.write(b, () => resolve()));
+  try {
+    for await (const chunk of input) {
+      for (let off = 0; off < chunk.length; off += GUNZIP_FEED) {
+        await write(chunk.length <= GUNZIP_FEED ? chunk : chunk.subarray(off, off + GUNZIP_FEED));
+        while (out.length > 0) yield out.shift()!;
+        if (failure !== undefined) throw failure;
+      }
+    }
+    g.end();
+    await ended;
+    while (out.length > 0) yield out.shift()!;
+    if (failure !== undefined) throw failure;
+  } finally {
+    g.destroy();
+  }
 }
 
 function stripBom(text: string): string {
@@ -217,108 +284,4 @@ function concatAll(parts: readonly Uint8Array[], total: number): Uint8Array {
     off += p.length;
   }
   return out;
-}
-
-/** How many trailing bytes form an incomplete (so far valid) UTF-8 sequence. */
-export function incompleteTail(b: Uint8Array): number {
-  for (let k = 1; k <= 3 && k <= b.length; k++) {
-    const c = b[b.length - k]!;
-    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back
-    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    return need > k ? k : 0;
-  }
-  return 0;
-}
-
-function decodeChunk(
-  decoder: TextDecoder,
-  held: Uint8Array,
-  bytes: Uint8Array,
-  name: string,
-  linesBefore: number,
-  stream: boolean,
-): string {
-  let text: string;
-  try {
-    text = decoder.decode(bytes, { stream });
-  } catch {
-    // Locate the bad byte in what the decoder saw: the held-over bytes, then this chunk.
-    const seen = held.length > 0 ? concat(held, bytes) : bytes;
-    if (
-      linesBefore === 0 && held.length === 0 &&
-      ((seen[0] === 0xff && seen[1] === 0xfe) || (seen[0] === 0xfe && seen[1] === 0xff))
-    ) {
-      throw new UsageError(
-        `${name}: line 1: UTF-16 text, not UTF-8`,
-        "save the file as UTF-8 (e.g. iconv -f utf-16 -t utf-8 in > out)",
-      );
-    }
-    const at = firstInvalidUtf8(seen);
-    const line = linesBefore + countNewlinesBytes(seen, at) + 1;
-    throw new UsageError(
-      `${name}: line ${line}: not valid UTF-8 (byte 0x${
-        (seen[at] ?? 0).toString(16).padStart(2, "0")
-      })`,
-      "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out)",
-    );
-  }
-  const nul = text.indexOf("\0");
-  if (nul >= 0) {
-    const line = linesBefore + countNewlines(text.slice(0, nul)) + 1;
-    throw new UsageError(
-      `${name}: line ${line}: contains a NUL byte; this looks like binary data, not CSV or NDJSON`,
-      "check that the file is a text export",
-    );
-  }
-  return text;
-}
-
-/** Counts `\n` in a string. */
-export function countNewlines(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
-  return n;
-}
-
-function countNewlinesBytes(bytes: Uint8Array, end: number): number {
-  let n = 0;
-  for (let i = 0; i < end; i++) if (bytes[i] === 0x0a) n++;
-  return n;
-}
-
-/**
- * Index of the first byte that breaks UTF-8 (a truncated final sequence counts), by the
- * same rules as TextDecoder: no overlong forms, no surrogates, nothing past U+10FFFF.
- */
-export function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i]!;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    let need = 0;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-      need = 2;
-      if (c === 0xe0) lo = 0xa0;
-      if (c === 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      need = 3;
-      if (c === 0xf0) lo = 0x90;
-      if (c === 0xf4) hi = 0x8f;
-    } else return i;
-    if (i + need >= b.length) return i;
-    for (let k = 1; k <= need; k++) {
-      const cc = b[i + k]!;
-      const min = k === 1 ? lo : 0x80;
-      const max = k === 1 ? hi : 0xbf;
-      if (cc < min || cc > max) return i;
-    }
-    i += need + 1;
-  }
-  return Math.max(0, b.length - 1);
 }

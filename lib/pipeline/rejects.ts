@@ -14,6 +14,8 @@ export interface Reject {
   line: number;
   reason: string;
   row: Record<string, unknown> | LeadPayload;
+  /** The text of a row that could not be parsed (invalid JSON). */
+  raw?: string;
 }
 
 /** Writes rejects as NDJSON; without a path it only counts them. */
@@ -114,7 +116,13 @@ export async function* divertRejects(
       } else {
         stats.rejected++;
         if (c.email !== undefined) present?.(c.email);
-        await rejects.write({ source: c.source, line: c.line, reason: c.reason, row: c.row });
+        await rejects.write({
+          source: c.source,
+          line: c.line,
+          reason: c.reason,
+          row: c.row,
+          ...(c.raw !== undefined ? { raw: c.raw } : {}),
+        });
       }
     }
     if (valid.length > 0) yield valid;

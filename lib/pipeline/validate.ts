@@ -2,7 +2,7 @@
 import type { LeadPayload } from "../client/smartlead.ts";
 import { UsageError } from "../errors.ts";
 import { csvHeaders, type Row } from "../input/row.ts";
-import { buildLead } from "../lead.ts";
+import { buildLead, DEFAULT_MAX_CUSTOM_FIELDS } from "../lead.ts";
 import { type ColumnPlan, type MapOverrides, planColumns } from "../mapping.ts";
 
 export type Checked =
@@ -15,11 +15,17 @@ export type Checked =
     row: Record<string, unknown>;
     /** Set when the row's email is valid (the row failed for another reason). */
     email?: string;
+    /** The text of a row that could not be parsed (invalid JSON). */
+    raw?: string;
   };
 
 export interface ValidateOptions {
   map: MapOverrides;
   tags: readonly string[];
+  /** Custom fields per lead; more is a reject. Default 200 (Smartlead's current docs). */
+  maxCustomFields?: number;
+  /** Told, once per CSV header, what people should know before sending (the cap). */
+  warn?: (message: string) => void;
 }
 
 /** The row as an object, for the rejects file. */
@@ -33,6 +39,7 @@ export async function* validateRows(
   rows: AsyncIterable<Row[]>,
   opts: ValidateOptions,
 ): AsyncGenerator<Checked[]> {
+  const maxCustom = opts.maxCustomFields ?? DEFAULT_MAX_CUSTOM_FIELDS;
   const byHeader = new WeakMap<readonly string[], ColumnPlan>();
   const byKeys = new Map<string, ColumnPlan>();
   const planFor = (row: Row): ColumnPlan => {
@@ -49,6 +56,14 @@ export async function* validateRows(
         );
       }
       byHeader.set(row.columns, plan);
+      const custom = plan.targets.filter((t) => t.kind === "custom").length;
+      if (custom > maxCustom) {
+        opts.warn?.(
+          `${row.source}: line ${row.line}: ${custom} columns become custom fields; Smartlead ` +
+            `takes at most ${maxCustom} per lead: rows with more than ${maxCustom} non-empty ` +
+            "ones will be rejected (--max-custom-fields; drop columns with --map ignore=<column>)",
+        );
+      }
       return plan;
     }
     const key = row.columns.join("\u0000");
@@ -75,10 +90,11 @@ export async function* validateRows(
           line: row.line,
           reason: row.problem,
           row: rowObject(row),
+          ...(row.raw !== undefined ? { raw: row.raw } : {}),
         });
         continue;
       }
-      const result = buildLead(row, planFor(row), opts.tags);
+      const result = buildLead(row, planFor(row), opts.tags, maxCustom);
       out.push(
         result.ok ? { ok: true, source: row.source, line: row.line, lead: result.lead } : {
           ok: false,
