@@ -26,6 +26,8 @@ export interface Decision {
    * counters say were already in the campaign; undefined when they do not say.
    */
   presentSlots: number | undefined;
+  /** Why the counters say some of those leads were refused, when they say so. */
+  refusal?: string;
 }
 
 /** Refusal counters and what each means, in the order a reason names them. */
@@ -97,6 +99,7 @@ export function decideAdd(emails: readonly string[], answer: AddAnswer): Decisio
     const remR = u - remA - remP;
     if (remR < 0) return decision; // the counters do not fit this batch: confirm
     decision.presentSlots = remP;
+    if (remR > 0) decision.refusal = reason();
     if (remR === 0 && remP === 0) all((leadId) => ({ kind: "added", leadId }));
     else if (remR === 0 && remA === 0) all((leadId) => ({ kind: "present", leadId }));
     else if (remR === 0) all((leadId) => ({ kind: "member", leadId }));

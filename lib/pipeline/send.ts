@@ -50,6 +50,8 @@ interface Unconfirmed {
   leads: Array<{ lead: StagedLead; leadId: number | null }>;
   /** How many of them the counters say were in the campaign before (undefined: unknown). */
   slots: number | undefined;
+  /** Why the counters say some were refused, if they do. */
+  refusal: string | undefined;
   updating: boolean;
   resent: boolean;
 }
@@ -224,7 +226,7 @@ export class Sender {
     }
     stats.addCounters(answer.counters);
     if (this.#o.verbose) stats.batches.push(answer.counters);
-    const { verdicts, presentSlots } = decideAdd(applied.map((l) => l.email), answer);
+    const { verdicts, presentSlots, refusal } = decideAdd(applied.map((l) => l.email), answer);
     const outcomes: Outcome[] = [];
     const refused: Array<[StagedLead, string]> = [];
     const members: Array<{ lead: StagedLead; leadId: number | null }> = [];
@@ -238,7 +240,7 @@ export class Sender {
     }
     outcomes.push(...this.#members(members, presentSlots, resent, updating));
     if (unknown.length > 0) {
-      this.#unconfirmed.push({ leads: unknown, slots: presentSlots, updating, resent });
+      this.#unconfirmed.push({ leads: unknown, slots: presentSlots, refusal, updating, resent });
     }
     for (const [lead, reason] of refused) {
       outcomes.push({
@@ -357,13 +359,19 @@ export class Sender {
       throw e;
     }
     const outcomes: Outcome[] = [];
-    const refused: StagedLead[] = [];
+    const refused: Array<[StagedLead, string]> = [];
     for (const g of groups) {
       const members: Array<{ lead: StagedLead; leadId: number | null }> = [];
       for (const p of g.leads) {
         const m = found.get(p.lead.email);
         if (m?.member) members.push({ lead: p.lead, leadId: m.leadId });
-        else refused.push(p.lead);
+        else {
+          refused.push([
+            p.lead,
+            g.refusal ??
+              "Smartlead accepted the request but the lead is not in the campaign (its answer gave no reason)",
+          ]);
+        }
       }
       outcomes.push(...this.#members(members, g.slots, g.resent, g.updating));
     }
@@ -372,12 +380,7 @@ export class Sender {
     this.#o.log?.(
       `confirmed ${all.length} leads from the campaign: Smartlead's answer did not say what it did with them`,
     );
-    for (const lead of refused) {
-      await this.#refuse(
-        lead,
-        "Smartlead accepted the request but the lead is not in the campaign (its answer gave no reason)",
-      );
-    }
+    for (const [lead, reason] of refused) await this.#refuse(lead, reason);
   }
 
   #pending(batch: readonly StagedLead[]): void {
