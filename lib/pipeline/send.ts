@@ -89,6 +89,8 @@ export class Sender {
   #o: SenderOptions;
   #roster: Promise<number> | undefined;
   #unconfirmed: Unconfirmed[] = [];
+  /** Leads known not to be in the campaign when re-added (their id was stale). */
+  #gone = new Set<string>();
   /** Writes Smartlead answered without applying (`ok:false`...), with its first message. */
   #notApplied = { count: 0, first: "" };
 
@@ -317,15 +319,23 @@ export class Sender {
     resent: boolean,
     updating: boolean,
   ): Outcome[] {
+    // A lead re-added after its id proved stale was not there: it joined with this request.
     const rank = (l: StagedLead) =>
-      l.indexed === "synced" || updating ? 0 : ours(l, resent) ? 1 : 2;
+      this.#gone.has(l.email)
+        ? 1
+        : l.indexed === "synced" || updating
+        ? 0
+        : ours(l, resent)
+        ? 1
+        : 2;
     const sorted = [...group].sort((a, b) => rank(a.lead) - rank(b.lead));
     let left = slots;
     const out: Outcome[] = [];
     const others = sorted.filter((m) => rank(m.lead) === 2);
     for (const m of sorted) {
       if (rank(m.lead) < 2) {
-        const present = left === undefined ? rank(m.lead) === 0 : left > 0;
+        const gone = this.#gone.has(m.lead.email);
+        const present = !gone && (left === undefined ? rank(m.lead) === 0 : left > 0);
         if (present && left !== undefined) left--;
         out.push(this.#synced(m.lead, m.leadId, present, resent, updating));
       }
@@ -495,6 +505,7 @@ export class Sender {
         // new id, or the lead was in the campaign after all and its data is overwritten).
         store.clearLeadIds([lead.email]);
         stats.staleIds++;
+        this.#gone.add(lead.email);
         return { ...lead, leadId: null };
       case "not_applied":
         this.#notApplied.count++;

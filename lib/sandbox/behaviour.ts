@@ -81,9 +81,9 @@ export function shapeAddAnswer(answer: AddCounters, b: Behaviour): Record<string
       strings();
       return out;
     case "old-docs":
+      strings();
       out.unsubscribed_leads = answer.unsubscribed_leads.length;
       delete out.invalid_emails;
-      strings();
       return out;
     case "sparse": {
       const sparse: Record<string, unknown> = {
