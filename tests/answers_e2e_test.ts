@@ -246,3 +246,30 @@ Deno.test("is_lead_limit_exhausted is read in an answer of any status: exit 6 at
     });
   }
 });
+
+Deno.test("more than 20 unconfirmed leads are confirmed from the roster in one pass, not one lookup each", async () => {
+  await withSandbox({ behaviour: { addAnswer: "empty" } }, async ({ sb, dir, env }) => {
+    sb.state.blocklist.add("blocked@ex.com");
+    const rows = Array.from({ length: 30 }, (_, i) => [`p${i}@ex.com`, `P${i}`]);
+    rows.push(["blocked@ex.com", "B"]);
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(rows));
+    const r = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const s = summaryOf(r);
+    assert.deepEqual([s.added, s.rejected_by_smartlead, s.confirmed], [30, 1, 31]);
+    // The campaign check, one add-leads request, one roster page (30 leads).
+    assert.deepEqual(
+      sb.requests.map((q) => `${q.method} ${q.path.replace(/[?&]api_key=[^&]*/, "")}`),
+      [
+        "GET /api/v1/campaigns/1",
+        "POST /api/v1/campaigns/1/leads",
+        "GET /api/v1/campaigns/1/leads?offset=0&limit=100",
+      ],
+    );
+    assert.match(
+      r.stderr,
+      /^confirmed 31 leads from the campaign: Smartlead's answer did not say what it did with them$/m,
+    );
+  });
+});
