@@ -2,7 +2,12 @@
  * The push pipeline, top to bottom: read → parse → map and validate → divert rejects →
  * stage against the index → plan → batch → send → commit → report.
  */
-import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./client/smartlead.ts";
+import {
+  type AddLeadsSettings,
+  DEFAULT_BASE_URL,
+  DEFAULT_RATE,
+  SmartleadClient,
+} from "./client/smartlead.ts";
 import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
@@ -19,6 +24,8 @@ import {
   DeleteLimitError,
   type Limit,
 } from "./pipeline/guard_rails.ts";
+import { fieldNamesOf } from "./pipeline/clearing.ts";
+import { describeCost, planCost, type UpdateVia } from "./pipeline/estimate.ts";
 import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
 import { buildSummary, type Summary } from "./pipeline/report.ts";
 import { Sender } from "./pipeline/send.ts";
@@ -58,6 +65,11 @@ export interface PushOptions {
   /** Rows rejected before the run fails (exit 2) without writing; default: every row. */
   maxRejects?: Limit;
   retryRejected?: boolean;
+  /**
+   * How changed leads are sent: `lead` (default), one documented update request per lead;
+   * `add`, re-added through add-leads in batches (Smartlead overwrites their data).
+   */
+  updateVia?: UpdateVia;
   /** Index directory or file; default under $XDG_STATE_HOME. */
   state?: string | undefined;
   /** Where `rejectsPath` and `state` came from, for messages (default: the flags). */
@@ -285,6 +297,8 @@ export async function push(opts: PushOptions): Promise<Summary> {
     stats.unchanged = plan.unchanged;
     stats.skippedRejected = plan.skippedRejected;
     stats.planned = true;
+    const updateVia = opts.updateVia ?? "lead";
+    stats.cost = planCost(plan, { batchSize, rate: opts.rate ?? DEFAULT_RATE, updateVia });
     const missing = deleteMissing ? store.missing({ foreign: opts.deleteForeign ?? false }) : [];
     stats.keptForeign = deleteMissing && !opts.deleteForeign ? store.missingForeign() : 0;
     if (dryRun) stats.wouldDelete = missing.map((m) => m.email);
@@ -306,6 +320,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
       throw e;
     }
     if (dryRun) return summarize();
+    if (stats.cost.cheaper) { for (const line of describeCost(stats.cost)) log(`note: ${line}`); }
+    // Leads indexed before field sets were kept: their unchanged payload is the accepted one.
+    store.backfillFieldSets(fieldNamesOf);
 
     // Batch → send → commit.
     const sender = new Sender({
@@ -317,15 +334,20 @@ export async function push(opts: PushOptions): Promise<Summary> {
       rejects,
       verbose: opts.verbose ?? false,
       concurrency: opts.concurrency ?? 4,
+      batchSize,
+      log,
     });
     const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
     await sender.adds(tick(store.planned("add", batchSize)));
-    await sender.updates(tick(store.planned("update", 100)));
+    if (updateVia === "add") {
+      await sender.adds(tick(store.planned("update", batchSize)), { updating: true });
+    } else await sender.updates(tick(store.planned("update", 100)));
     if (missing.length > 0) {
       await sender.deletes(missing);
       log(`deleted ${stats.deleted} leads absent from this input`);
     }
     if (fullRefresh) store.forgetAbsent();
+    sender.finish();
     progress("done");
     return summarize();
   } catch (thrown) {

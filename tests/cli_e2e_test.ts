@@ -225,10 +225,12 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
       settings: Record<string, boolean>;
     };
     assert.deepEqual(body.settings, { ignore_unsubscribe_list: true, return_lead_ids: true });
+    // The column now maps to "Role": the field the last accepted payload had is cleared.
     assert.deepEqual(body.lead_list[0]!.custom_fields, {
       Role: "CTO",
       Notes: "line one\r\nline two",
       tags: "cfg",
+      "Job Title": "",
     });
 
     // init without a campaign id writes a placeholder that the next command explains.

@@ -85,7 +85,7 @@ Deno.test("requests carry the key in the query, a User-Agent, and JSON bodies", 
     async (url, seen) => {
       const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
       const r = await c.addLeads(9, [{ email: "a@x.com" }], { return_lead_ids: true });
-      assert.equal(r.new_counter, 7); // unknown counters are kept
+      assert.equal(r.counters.new_counter, 7); // unknown counters are kept
       const req = seen[0]!;
       assert.equal(new URL(req.url).searchParams.get("api_key"), KEY);
       assert.equal(new URL(req.url).pathname, "/api/v1/campaigns/9/leads");
@@ -154,7 +154,8 @@ Deno.test("parseRetryAfter: seconds, HTTP dates, garbage", () => {
 
 Deno.test("bodies are redacted before they are shortened: no prefix of the key is printed", async () => {
   // The key straddles the 500th character of the debug line's body and the 200th of the
-  // "not understood" message: cutting first would print its first characters.
+  // "not understood" message: cutting first would print its first characters. (A 2xx to
+  // add-leads is applied whatever its body, so the roster's answer is the one not understood.)
   const straddle = (at: number) => "x".repeat(at - 6) + KEY + "y".repeat(600);
   await scripted([() => new Response(straddle(500), { status: 200 })], async (url) => {
     const lines: string[] = [];
@@ -164,7 +165,7 @@ Deno.test("bodies are redacted before they are shortened: no prefix of the key i
       ...fast,
       debug: (l) => lines.push(l),
     });
-    await assert.rejects(c.addLeads(1, [{ email: "a@x.com" }], {}), (e) => {
+    await assert.rejects(c.roster(1).next(), (e) => {
       assert.ok(e instanceof UnavailableError);
       assert.ok(!e.message.includes(KEY.slice(0, 6)), e.message);
       return true;
@@ -175,10 +176,13 @@ Deno.test("bodies are redacted before they are shortened: no prefix of the key i
   });
   await scripted([() => new Response(straddle(200), { status: 200 })], async (url) => {
     const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
-    await assert.rejects(c.addLeads(1, [{ email: "a@x.com" }], {}), (e) => {
+    await assert.rejects(c.roster(1).next(), (e) => {
       assert.ok(e instanceof UnavailableError);
       assert.ok(!e.message.includes(KEY.slice(0, 6)), e.message);
-      assert.match(e.message, /^Smartlead's answer to add leads was not understood: x+\*\*\*y+…$/);
+      assert.match(
+        e.message,
+        /^Smartlead's answer to campaign leads was not understood: x+\*\*\*y+…$/,
+      );
       return true;
     });
   });

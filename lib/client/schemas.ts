@@ -14,26 +14,6 @@ export const CampaignSchema = z.looseObject({
 });
 export type Campaign = z.infer<typeof CampaignSchema>;
 
-const emailMap = z.record(z.string(), z.union([z.string(), z.number()])).nullish();
-
-/** `POST /campaigns/{id}/leads`: counters vary between API generations, so all are kept. */
-export const AddLeadsResponseSchema = z.looseObject({
-  ok: z.boolean().optional(),
-  upload_count: z.number().optional(),
-  total_leads: z.number().optional(),
-  invalid_emails: z.array(z.unknown()).nullish(),
-  unsubscribed_leads: z.array(z.unknown()).nullish(),
-  is_lead_limit_exhausted: z.boolean().optional(),
-  lead_import_stopped_count: z.number().optional(),
-  error: z.string().optional(),
-  emailToLeadIdMap: z.looseObject({
-    newlyAddedLeads: emailMap,
-    existingLeads: emailMap,
-    existingLeadsInOtherCampaigns: emailMap,
-  }).nullish(),
-});
-export type AddLeadsResponse = z.infer<typeof AddLeadsResponseSchema>;
-
 /** One entry of `GET /campaigns/{id}/leads`. */
 export const RosterEntrySchema = z.looseObject({
   campaign_lead_map_id: numberish.nullish(),
@@ -54,27 +34,15 @@ export const RosterPageSchema = z.looseObject({
 });
 export type RosterPage = z.infer<typeof RosterPageSchema>;
 
-/** `POST /campaigns/{cid}/leads/{id}` answers `{"ok":true}`. */
-export const OkSchema = z.looseObject({ ok: z.boolean().optional() });
-
-/** Every numeric counter of an add-leads answer, whatever its name. */
-export function numericCounters(body: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
-  }
-  return out;
-}
-
-/** Strings out of Smartlead's `invalid_emails` / `unsubscribed_leads` arrays. */
-export function emailsIn(list: readonly unknown[] | null | undefined): string[] {
-  const out: string[] = [];
-  for (const item of list ?? []) {
-    if (typeof item === "string") out.push(item);
-    else if (item && typeof item === "object" && "email" in item) {
-      const e = (item as { email: unknown }).email;
-      if (typeof e === "string") out.push(e);
-    }
-  }
-  return out;
-}
+/**
+ * `GET /leads/?email=`: the lead and its campaigns; an unknown email answers `{}` (no id).
+ * `lead_campaign_data` is read only when it is an array of entries with a campaign id.
+ */
+export const LeadLookupSchema = z.looseObject({
+  id: numberish,
+  email: z.string().nullish(),
+  lead_campaign_data: z.array(z.looseObject({ campaign_id: numberish })).nullish().catch(
+    undefined,
+  ),
+});
+export type LeadLookup = z.infer<typeof LeadLookupSchema>;

@@ -25,16 +25,24 @@ import {
   tooLarge,
 } from "./transport.ts";
 import {
-  type AddLeadsResponse,
-  AddLeadsResponseSchema,
   type Campaign,
   CampaignSchema,
-  OkSchema,
+  LeadLookupSchema,
   type RosterEntry,
   RosterPageSchema,
 } from "./schemas.ts";
+import {
+  type AddAnswer,
+  classifyLeadWrite,
+  isLeadWriteVerdict,
+  isLimitExhausted,
+  type LeadWrite,
+  readAddAnswer,
+} from "./answers.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
+/** The request budget when `--rate` is not given. */
+export const DEFAULT_RATE = { requests: 10, windowMs: 2000 };
 
 /** The ten keys Smartlead accepts for a lead; anything else is a 400. */
 export interface LeadPayload {
@@ -124,7 +132,7 @@ export class SmartleadClient {
     this.baseUrl = withoutCredentials(this.#realBase).replace(/\/+$/, "");
     this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const signal = opts.signal;
-    this.limiter = new RateLimiter(opts.rate ?? { requests: 10, windowMs: 2000 }, {
+    this.limiter = new RateLimiter(opts.rate ?? DEFAULT_RATE, {
       now: () => performance.now(),
       sleep: abortableSleep(timerSleep(signal), signal),
     });
@@ -153,34 +161,70 @@ export class SmartleadClient {
   }
 
   /**
-   * `POST /campaigns/{id}/leads`. Returns the parsed answer, every counter kept. Sets
-   * `attempt.resent` when an earlier attempt may have been applied (its answer was lost or
-   * was a 5xx), so that "already in the campaign" may mean "added by that attempt".
+   * `POST /campaigns/{id}/leads`. A 2xx was applied, whatever its body: the answer is read
+   * leniently and never fails (`readAddAnswer`); so is an answer of any status that says
+   * `is_lead_limit_exhausted`. Sets `attempt.resent` when an earlier attempt may have been
+   * applied (its answer was lost or was a 5xx), so that "already in the campaign" may mean
+   * "added by that attempt".
    */
   async addLeads(
     campaignId: number,
     leads: readonly LeadPayload[],
     settings: AddLeadsSettings,
     attempt?: { resent: boolean },
-  ): Promise<AddLeadsResponse & Record<string, unknown>> {
+  ): Promise<AddAnswer> {
     const answer = await this.#request("POST", `/campaigns/${campaignId}/leads`, {
       body: { lead_list: leads, settings },
+      accept: (_status, json) => isLimitExhausted(json),
     });
     if (attempt) attempt.resent = answer.resent;
-    return parseOrThrow(AddLeadsResponseSchema, answer, "add leads");
+    return readAddAnswer(answer.json);
   }
 
-  /** `POST /campaigns/{cid}/leads/{leadId}`: updates one lead (custom fields merge). */
-  async updateLead(campaignId: number, leadId: number, lead: LeadPayload): Promise<void> {
-    const answer = await this.#request("POST", `/campaigns/${campaignId}/leads/${leadId}`, {
-      body: lead,
-    });
-    if (answer.json !== null) parseOrThrow(OkSchema, answer, "update lead");
+  /**
+   * `POST /campaigns/{cid}/leads/{leadId}`: updates one lead (custom fields merge, docs-only).
+   * Applied only when Smartlead says so (`{"ok":true}`); a stale id is "stale", not an error.
+   */
+  updateLead(campaignId: number, leadId: number, lead: LeadPayload): Promise<LeadWrite> {
+    return this.writeLead("POST", `/campaigns/${campaignId}/leads/${leadId}`, lead);
   }
 
   /** `DELETE /campaigns/{cid}/leads/{leadId}`: answers the bare text `success`. */
-  async deleteLead(campaignId: number, leadId: number): Promise<void> {
-    await this.#request("DELETE", `/campaigns/${campaignId}/leads/${leadId}`);
+  deleteLead(campaignId: number, leadId: number): Promise<LeadWrite> {
+    return this.writeLead("DELETE", `/campaigns/${campaignId}/leads/${leadId}`, undefined, {
+      success: "lenient",
+    });
+  }
+
+  /**
+   * A write on one lead id (update, delete, and routes like `.../pause`), classified by
+   * `classifyLeadWrite`: a 404 or an answer saying the lead id is invalid (even a 500) is
+   * "stale" at once, never retried; 400/422 still throw `SmartleadRequestError` (a refusal).
+   */
+  async writeLead(
+    method: "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+    opts: { success?: "ok" | "lenient" } = {},
+  ): Promise<LeadWrite> {
+    const answer = await this.#request(method, path, {
+      ...(body === undefined ? {} : { body }),
+      accept: (status, json, text) => isLeadWriteVerdict(status, json, text),
+    });
+    const text = escapeControl(clip(redact(answer.text), 300), true);
+    return classifyLeadWrite(answer.status, answer.json, text, opts.success ?? "ok");
+  }
+
+  /**
+   * `GET /leads/?email=`: the lead's id and the campaigns it is in (`campaigns` undefined
+   * when the answer does not list them); null for an unknown email (`200 {}`).
+   */
+  async findLead(email: string): Promise<{ id: number; campaigns: number[] | undefined } | null> {
+    const answer = await this.#request("GET", "/leads/", { query: { email } });
+    const parsed = LeadLookupSchema.safeParse(answer.json);
+    if (!parsed.success) return null;
+    const data = parsed.data.lead_campaign_data;
+    return { id: parsed.data.id, campaigns: data ? data.map((c) => c.campaign_id) : undefined };
   }
 
   /** Pages through the campaign roster, 100 leads per request. */
@@ -212,7 +256,12 @@ export class SmartleadClient {
   async #request(
     method: string,
     path: string,
-    opts: { query?: Record<string, string>; body?: unknown } = {},
+    opts: {
+      query?: Record<string, string>;
+      body?: unknown;
+      /** Non-2xx answers the caller reads itself instead of retrying or throwing. */
+      accept?: (status: number, json: unknown, text: string) => boolean;
+    } = {},
   ): Promise<Answer> {
     const { real, shown } = this.#url(path, opts.query);
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -261,7 +310,9 @@ export class SmartleadClient {
         throw redirectError(res, real, `${method} ${path}`);
       }
       const json = tryJson(text);
-      if (res.ok) return { status: res.status, text, json, resent };
+      if (res.ok || opts.accept?.(res.status, json, text)) {
+        return { status: res.status, text, json, resent };
+      }
       if (res.status === 401 || res.status === 403) {
         throw new AuthError(
           `Smartlead refused the API key (HTTP ${res.status}${messageOf(json, text)})`,

@@ -8,6 +8,7 @@ import { env, type EnvVar } from "../env.ts";
 import { UsageError } from "../errors.ts";
 import { mergeTags } from "../lead.ts";
 import { parseMapFlags } from "../mapping.ts";
+import type { UpdateVia } from "../pipeline/estimate.ts";
 import { parseLimit } from "../pipeline/guard_rails.ts";
 import { formatSummary } from "../pipeline/report.ts";
 import { ProgressLine } from "../progress.ts";
@@ -105,6 +106,12 @@ export const pushCommand = (ctx: CommandContext): Command =>
       "fail (exit 2, nothing written) when more rows are rejected (default: when every row is)",
     )
     .option("--retry-rejected", "send again rows Smartlead refused before, even if unchanged")
+    .addOption(
+      new Option(
+        "--update-via <how>",
+        "changed leads: lead (default), one update request per lead; add, re-added in batches",
+      ).choices(["lead", "add"]),
+    )
     .option("--dry-run", "plan everything, write nothing to Smartlead")
     .option("--json", "print one JSON object on stdout (the summary), whatever the exit")
     .option("--quiet", "no progress and no summary on stderr")
@@ -272,6 +279,7 @@ export async function resolvePushOptions(
     deleteMissing: flags.deleteMissing === true,
     deleteForeign: flags.deleteForeign === true,
     retryRejected: flags.retryRejected === true,
+    updateVia: (str("updateVia") ?? config.update_via ?? "lead") as UpdateVia,
     state: str("state") ?? config.state,
     settings,
     stdin: ctx.stdin,

@@ -1,7 +1,8 @@
 /** `smartlead-sync sandbox`: a local Smartlead-compatible API for demos and tests. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import { UsageError } from "../errors.ts";
+import { ADD_ANSWERS, type Behaviour, STALE_ID_ANSWERS } from "../sandbox/behaviour.ts";
 import { formatBanner, startSandbox } from "../sandbox/server.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
 
@@ -31,6 +32,21 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
     .option("--rate <n/seconds>", "rate limit to enforce, e.g. 10/2 (default none)")
     .option("--credits <n>", "lead credits available (default unlimited)")
     .option("--latency-ms <ms>", "delay added to every answer")
+    .addOption(
+      new Option("--add-answer <shape>", "shape of add-leads answers (default live)").choices(
+        ADD_ANSWERS,
+      ),
+    )
+    .option("--no-id-map", "never return emailToLeadIdMap, even when asked")
+    .addOption(
+      new Option("--update-answer <answer>", "ok-false: updates answer {ok:false}, apply nothing")
+        .choices(["ok", "ok-false"]),
+    )
+    .addOption(
+      new Option("--stale-id <answer>", "what a lead id not in the campaign answers (default 404)")
+        .choices(STALE_ID_ANSWERS),
+    )
+    .option("--max-custom-fields <n>", "custom fields per lead before a 400 (default 200)")
     .option("--json", "print {url, api_key, campaign_ids} as JSON on stdout when ready")
     .action(async (flags: Record<string, unknown>) => {
       const rateText = flags.rate as string | undefined;
@@ -43,12 +59,26 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
       );
       const credits = intOption("--credits", flags.credits as string | undefined, 0, 1e12);
       const port = intOption("--port", flags.port as string | undefined, 0, 65535) ?? 0;
+      const behaviour: Partial<Behaviour> = { idMap: flags.idMap !== false };
+      if (flags.addAnswer) behaviour.addAnswer = flags.addAnswer as Behaviour["addAnswer"];
+      if (flags.updateAnswer) {
+        behaviour.updateAnswer = flags.updateAnswer as Behaviour["updateAnswer"];
+      }
+      if (flags.staleId) behaviour.staleId = flags.staleId as Behaviour["staleId"];
+      const cap = intOption(
+        "--max-custom-fields",
+        flags.maxCustomFields as string | undefined,
+        0,
+        1e6,
+      );
+      if (cap !== undefined) behaviour.maxCustomFields = cap;
       const sb = await startSandbox({
         port,
         apiKey: (flags.apiKey as string | undefined) ?? "sandbox-key",
         campaignIds: ids,
         rate,
         credits: credits ?? null,
+        behaviour,
         latencyMs: intOption("--latency-ms", flags.latencyMs as string | undefined, 0, 600_000) ??
           0,
       }).catch((e) => {

@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 import { environmentError } from "../os_errors.ts";
 import { openIndex } from "./open.ts";
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export type LeadStatus = "synced" | "rejected" | "pending";
 
@@ -34,6 +34,8 @@ export interface StagedLead {
   indexed?: LeadStatus | null;
   /** The lead's origin in the index before this run; set by planned(). */
   origin?: LeadOrigin | null;
+  /** The field set of the payload Smartlead last accepted for it (`fieldSetNames`). */
+  fieldSet?: number | null;
 }
 
 /** What the index knows of one lead. */
@@ -59,7 +61,7 @@ export interface PlanCounts {
 
 export type PlanKind = "add" | "update";
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `create table if not exists meta(key text primary key, value text not null);
    create table if not exists leads(
      email text primary key,
@@ -82,6 +84,13 @@ const MIGRATIONS: string[] = [
   // 2: who added each lead. Rows synced before this version were sent by this tool.
   `alter table leads add column origin text not null default 'tool'
      check (origin in ('tool','foreign'));`,
+  // 3: which fields the last accepted payload had, so that a field emptied or dropped in the
+  // source is sent as "" (cleared). Leads share a set: field_sets holds each distinct list
+  // of names once and leads an integer id. Leads synced before this version have none
+  // (null) until a run sees them unchanged; the partial index finds those few.
+  `create table if not exists field_sets(id integer primary key, names text not null unique);
+   alter table leads add column field_set integer;
+   create index if not exists leads_without_field_set on leads(email) where field_set is null;`,
 ];
 
 /** The leads table's columns other than origin, qualified by the alias `l`. */
@@ -131,6 +140,11 @@ export class IndexStore {
   #stmts = new Map<string, StatementSync>();
   /** SQL for a lead's origin: a read-only index of schema 1 has no column (all `tool`). */
   #origin = "l.origin";
+  /** SQL for a lead's field set: a read-only index before schema 3 has none (null). */
+  #fieldSet = "l.field_set";
+  /** field_sets, both ways, as far as this run has used them. */
+  #setNames = new Map<number, string>();
+  #setIds = new Map<string, number>();
   #staged = 0;
   /** No rows were staged since duplicates were last collapsed (and the email index made). */
   #folded = false;
@@ -157,6 +171,7 @@ export class IndexStore {
       );
     }
     if (this.readOnly && !this.#hasColumn("leads", "origin")) this.#origin = "'tool'";
+    if (this.readOnly && !this.#hasColumn("leads", "field_set")) this.#fieldSet = "null";
     // The run's staging layout: run_staged, append-only in input order (seq is the rowid);
     // run_plan, the action of each staged row keyed by (action, seq); run_rows, a view
     // joining them (action null until planned); run_keep, see keep().
@@ -342,7 +357,7 @@ export class IndexStore {
   *planned(kind: PlanKind, size: number): Generator<StagedLead[]> {
     const stmt = this.db.prepare(
       `select r.email, r.seq, r.hash, r.source, r.line, r.payload, l.lead_id as leadId,
-         l.status as indexed, ${this.#origin} as origin
+         l.status as indexed, ${this.#origin} as origin, ${this.#fieldSet} as fieldSet
        from run_rows r left join main.leads l on l.email = r.email
        where r.action = ? and r.seq > ? order by r.seq limit ?`,
     );
@@ -401,6 +416,8 @@ export class IndexStore {
       reason?: string | null;
       /** Who added the lead to the campaign (the caller keeps an indexed lead's own). */
       origin: LeadOrigin;
+      /** With "synced": the field set of the payload just accepted (`fieldSetId`). */
+      fieldSet?: number | null;
     }>,
   ): void {
     if (outcomes.length === 0) return;
@@ -413,14 +430,15 @@ export class IndexStore {
       o.reason ?? null,
       o.status === "synced" ? now : null,
       o.origin,
+      o.status === "synced" ? o.fieldSet ?? null : null,
     ]);
     this.db.exec("begin immediate");
     try {
       this.#stmt(
         `insert into leads(email, hash, lead_id, status, reason, first_synced_at, last_synced_at,
-           updated_at, origin)
+           updated_at, origin, field_set)
          select value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>5, ${now},
-           value->>6
+           value->>6, value->>7
          from json_each(?) where true
          on conflict(email) do update set
            hash = excluded.hash,
@@ -428,6 +446,8 @@ export class IndexStore {
            status = excluded.status,
            reason = excluded.reason,
            origin = excluded.origin,
+           field_set = case when excluded.status = 'synced'
+             then coalesce(excluded.field_set, leads.field_set) else leads.field_set end,
            first_synced_at = coalesce(leads.first_synced_at, excluded.first_synced_at),
            last_synced_at = coalesce(excluded.last_synced_at, leads.last_synced_at),
            updated_at = excluded.updated_at`,
@@ -470,6 +490,78 @@ export class IndexStore {
     ).run();
     this.db.exec("commit");
     return Number(r.changes);
+  }
+
+  /** Forgets lead ids Smartlead no longer knows (a lead deleted in its UI). */
+  clearLeadIds(emails: readonly string[]): void {
+    if (emails.length === 0) return;
+    this.db.exec("begin immediate");
+    this.#stmt("update leads set lead_id = null where email in (select value from json_each(?))")
+      .run(JSON.stringify(emails));
+    this.db.exec("commit");
+  }
+
+  /** The id of a field set (its names as `fieldNamesOf` writes them), created when new. */
+  fieldSetId(names: string): number {
+    let id = this.#setIds.get(names);
+    if (id === undefined) {
+      this.#stmt("insert or ignore into field_sets(names) values (?)").run(names);
+      id = (this.#stmt("select id from field_sets where names = ?").get(names) as { id: number })
+        .id;
+      this.#setIds.set(names, id);
+      this.#setNames.set(id, names);
+    }
+    return id;
+  }
+
+  /** The names of a field set, or undefined for none (null) or an unknown id. */
+  fieldSetNames(id: number | null | undefined): string | undefined {
+    if (id === null || id === undefined) return undefined;
+    let names = this.#setNames.get(id);
+    if (names === undefined) {
+      const row = this.#stmt("select names from field_sets where id = ?").get(id) as
+        | { names: string }
+        | undefined;
+      if (!row) return undefined;
+      names = row.names;
+      this.#setNames.set(id, names);
+      this.#setIds.set(names, id);
+    }
+    return names;
+  }
+
+  /**
+   * Gives a field set to synced leads that have none (indexed before schema 3) and that this
+   * run's input holds unchanged: their staged payload is the one Smartlead last accepted.
+   * Walks only the leads without a set (a partial index), so it costs nothing once done.
+   */
+  backfillFieldSets(namesOf: (payload: string) => string): number {
+    if (this.readOnly) return 0;
+    this.#fold();
+    const page = this.db.prepare(
+      `select l.email, r.payload from main.leads l indexed by leads_without_field_set
+       join run_staged r indexed by run_staged_email on r.email = l.email and r.hash = l.hash
+       where l.field_set is null and l.status = 'synced' and l.email > ? order by l.email limit 5000`,
+    );
+    const set = this.#stmt(
+      `update leads set field_set = j.value->>1 from json_each(?) j where leads.email = j.value->>0`,
+    );
+    let done = 0;
+    for (let after = "";;) {
+      const rows = page.all(after) as Array<{ email: string; payload: string }>;
+      if (rows.length === 0) return done;
+      const pairs = rows.map((r) => [r.email, this.fieldSetId(namesOf(r.payload))]);
+      this.db.exec("begin immediate");
+      try {
+        set.run(JSON.stringify(pairs));
+        this.db.exec("commit");
+      } catch (e) {
+        this.db.exec("rollback");
+        throw e;
+      }
+      done += rows.length;
+      after = rows[rows.length - 1]!.email;
+    }
   }
 
   lookup(email: string): IndexedLead | undefined {

@@ -1,4 +1,5 @@
 /** Stage: the run's outcome as the `--json` summary object and as lines for people. */
+import { describeCost, type PlanCost } from "./estimate.ts";
 import type { RunStats } from "./stats.ts";
 
 /** How many leads `would_delete` lists at most (`would_delete_count` has them all). */
@@ -35,8 +36,13 @@ export interface Summary {
   requests: number;
   retries: number;
   rate_limit_wait_ms: number;
+  /** Lead ids Smartlead no longer knew (deleted in its UI): updates re-added, deletes gone. */
+  stale_ids: number;
+  /** Leads whose outcome was read from the campaign, the answer not saying. */
+  confirmed: number;
   smartlead: Record<string, number>;
-  planned: { add: number; update: number; unchanged: number; delete: number };
+  /** The plan, and once planned what it costs (`requests`, `estimated_ms`, `cheaper`...). */
+  planned: { add: number; update: number; unchanged: number; delete: number } & Partial<PlanCost>;
   rejects_file: string | null;
   index: string | null;
   duration_ms: number;
@@ -85,12 +91,15 @@ export function buildSummary(
     requests: info.requests,
     retries: info.retries,
     rate_limit_wait_ms: Math.round(info.waitedMs),
+    stale_ids: stats.staleIds,
+    confirmed: stats.confirmed,
     smartlead: stats.smartlead,
     planned: {
       add: stats.plannedAdds,
       update: stats.plannedUpdates,
       unchanged: stats.unchanged,
       delete: stats.plannedDeletes,
+      ...stats.cost,
     },
     rejects_file: info.rejectsPath ?? null,
     index: info.indexPath ?? null,
@@ -138,6 +147,9 @@ export function formatSummary(s: Summary, verbose = false): string[] {
       } unchanged${s.planned.delete ? `, delete ${n(s.planned.delete)}` : ""}` +
         (s.skipped_rejected ? `, skip ${n(s.skipped_rejected)} refused before` : "") + kept,
     );
+    if (s.planned.requests && s.planned.rate && s.planned.update_via) {
+      lines.push(...describeCost(s.planned as PlanCost));
+    }
   } else {
     lines.push(
       `added ${n(s.added)}, updated ${n(s.updated)}, unchanged ${n(s.unchanged)}` +
@@ -147,6 +159,12 @@ export function formatSummary(s: Summary, verbose = false): string[] {
         (s.skipped_rejected ? `, skipped ${n(s.skipped_rejected)} refused before` : "") +
         (s.not_sent ? `, not sent ${n(s.not_sent)}` : "") + kept,
     );
+    if (s.stale_ids) {
+      lines.push(
+        `${n(s.stale_ids)} lead ids were unknown to Smartlead (leads deleted in its UI): ` +
+          "their updates were sent as re-adds, their deletes counted as done",
+      );
+    }
   }
   if (s.rejected + s.rejected_by_smartlead > 0) {
     lines.push(

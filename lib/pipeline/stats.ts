@@ -1,3 +1,5 @@
+import type { PlanCost } from "./estimate.ts";
+
 /** Counters a run accumulates; every stage adds to its own. */
 export class RunStats {
   rows = 0;
@@ -12,11 +14,17 @@ export class RunStats {
   failed = 0;
   rejectedBySmartlead = 0;
   sent = 0;
+  /** Lead ids Smartlead no longer knew (leads deleted in its UI): re-added or already gone. */
+  staleIds = 0;
+  /** Leads whose outcome was read from the campaign because the answer did not say. */
+  confirmed = 0;
   plannedAdds = 0;
   plannedUpdates = 0;
   plannedDeletes = 0;
   /** The plan was made (every distinct valid lead has an action). */
   planned = false;
+  /** The plan's requests and time (set with the plan). */
+  cost: PlanCost | undefined = undefined;
   /** Leads absent from the input that this tool did not add, left alone (no --delete-foreign). */
   keptForeign = 0;
   /** The leads a dry run (or a run stopped by the deletion limit) would delete. */

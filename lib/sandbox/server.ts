@@ -3,12 +3,20 @@
  * with auth, a per-key rate limit, fault injection and a request log.
  */
 
+import {
+  type Behaviour,
+  DEFAULT_BEHAVIOUR,
+  parseBehaviour,
+  shapeAddAnswer,
+  staleIdAnswer,
+} from "./behaviour.ts";
 import { type Fault, FaultBook, type FaultRule, parseFaultRule, RateWindow } from "./faults.ts";
 import { DropProxy } from "./proxy.ts";
 import { type SandboxLead, SandboxState, TEXT_FIELDS } from "./state.ts";
 import { badRequest, queryInt, validateAddBody, validateLeadBody } from "./validate.ts";
 
 export type { Fault, FaultRule } from "./faults.ts";
+export type { Behaviour } from "./behaviour.ts";
 export { type SandboxLead, SandboxState } from "./state.ts";
 
 export interface SandboxOptions {
@@ -28,6 +36,8 @@ export interface SandboxOptions {
   credits?: number | null;
   /** Added delay on every API response. */
   latencyMs?: number;
+  /** Where real answers vary: answer shapes, id map, stale ids, custom-field cap. */
+  behaviour?: Partial<Behaviour>;
   /**
    * Keep connections alive between requests (default false: every answer carries
    * `Connection: close`). Deno's fetch silently re-sends a request once when a *reused*
@@ -59,6 +69,11 @@ export interface Sandbox {
   addFault(rule: FaultRule): void;
   setCredits(n: number | null): void;
   setRate(rate: { requests: number; windowMs: number } | null): void;
+  /** The current behaviour (see `behaviour.ts`). */
+  readonly behaviour: Behaviour;
+  setBehaviour(change: Partial<Behaviour>): void;
+  /** Deletes a lead as Smartlead's UI would (from one campaign, or the account). */
+  removeLead(email: string, campaignId?: number): boolean;
   close(): Promise<void>;
 }
 
@@ -83,7 +98,6 @@ function json(status: number, body: unknown, headers: HeadersInit = {}): Respons
 
 const notFound = () => json(404, { message: "Not found" });
 const campaignNotFound = () => json(404, { error: "Campaign not found - Invalid campaign_id." });
-const leadNotFound = () => json(404, { error: "Lead not found" });
 
 /** Resolve after ms, or at once when the signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -146,6 +160,7 @@ function route(
   method: string,
   url: URL,
   body: { value?: unknown; ok: boolean },
+  behaviour: Behaviour,
 ): Response {
   const parts = url.pathname.slice(BASE.length).split("/").filter((p) => p !== "");
   if (parts[0] === "leads" && parts.length === 1 && method === "GET") {
@@ -200,23 +215,30 @@ function route(
     return json(400, { statusCode: 400, error: "Bad Request", message: "Invalid JSON" });
   }
   if (parts.length === 3) {
-    const checked = validateAddBody(body.value);
+    const checked = validateAddBody(body.value, behaviour.maxCustomFields);
     if (!checked.ok) return json(400, checked.error);
     if (checked.value.lead_list.length > 400) {
       return json(422, { message: "lead_list cannot exceed 400 leads per request" });
     }
-    return json(200, state.addLeads(cid, checked.value.lead_list, checked.value.settings));
+    const answer = state.addLeads(cid, checked.value.lead_list, checked.value.settings);
+    return json(200, answer.ok ? shapeAddAnswer(answer, behaviour) : answer);
   }
-  if (!/^\d+$/.test(parts[3] ?? "")) return leadNotFound();
+  const stale = () => {
+    const { status, body } = staleIdAnswer(behaviour);
+    return json(status, body);
+  };
+  if (!/^\d+$/.test(parts[3] ?? "")) return stale();
   const leadId = Number(parts[3]);
   if (method === "DELETE") {
-    if (!state.deleteLead(cid, leadId)) return leadNotFound();
+    if (!state.deleteLead(cid, leadId)) return stale();
     return new Response("success", { headers: { "content-type": "text/plain; charset=utf-8" } });
   }
-  const checked = validateLeadBody(body.value);
+  const checked = validateLeadBody(body.value, behaviour.maxCustomFields);
   if (!checked.ok) return json(400, checked.error);
+  if (!campaign.mapIds.has(leadId)) return stale();
+  if (behaviour.updateAnswer === "ok-false") return json(200, { ok: false });
   const outcome = state.updateLead(cid, leadId, checked.value);
-  if (outcome === "not_found") return leadNotFound();
+  if (outcome === "not_found") return stale();
   if (outcome === "conflict") return json(400, { error: "Email already belongs to another lead" });
   return json(200, { ok: true });
 }
@@ -229,6 +251,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const keepAlive = opts.keepAlive ?? false;
   const log = opts.log ?? (() => {});
   const state = new SandboxState(opts.campaignIds ?? [1], opts.credits ?? null);
+  const behaviour: Behaviour = { ...DEFAULT_BEHAVIOUR, ...opts.behaviour };
   const faults = new FaultBook();
   const rate = new RateWindow(opts.rate ?? null);
   const requests: RecordedRequest[] = [];
@@ -268,6 +291,21 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       state.credits = credits;
       return new Response(null, { status: 204 });
     }
+    if (what === "POST /__sandbox/behaviour") {
+      const change = parseBehaviour(body.value);
+      if (typeof change === "string") return json(400, { message: change });
+      Object.assign(behaviour, change);
+      return json(200, behaviour);
+    }
+    if (what === "POST /__sandbox/remove-lead") {
+      const v = (body.value ?? {}) as { email?: unknown; campaign_id?: unknown };
+      if (typeof v.email !== "string") return json(400, { message: "email must be a string" });
+      if (v.campaign_id !== undefined && typeof v.campaign_id !== "number") {
+        return json(400, { message: "campaign_id must be a number" });
+      }
+      const removed = state.removeLead(v.email, v.campaign_id as number | undefined);
+      return removed ? new Response(null, { status: 204 }) : json(404, { message: "no such lead" });
+    }
     if (what === "POST /__sandbox/rate") {
       const r = (body.value ?? null) as { requests?: unknown; windowMs?: unknown } | null;
       if (r !== null && (typeof r.requests !== "number" || typeof r.windowMs !== "number")) {
@@ -302,7 +340,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
         "x-ratelimit-reset": String(verdict.reset),
       });
     }
-    const run = () => route(state, req.method, url, body);
+    const run = () => route(state, req.method, url, body, behaviour);
     const fault = faults.take(req.method, url.pathname);
     let res: Response | "drop";
     switch (fault?.kind) {
@@ -392,6 +430,11 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       state.credits = n;
     },
     setRate: (r) => rate.set(r),
+    behaviour,
+    setBehaviour: (change) => {
+      Object.assign(behaviour, change);
+    },
+    removeLead: (email, campaignId) => state.removeLead(email, campaignId),
     close: async () => {
       closing.abort();
       await proxy.close();

@@ -297,13 +297,38 @@ export class SandboxState {
     campaign.mapIds.set(leadId, this.#nextMapId++);
   }
 
+  /**
+   * Removes a lead the way Smartlead's UI does, behind any index's back: from one campaign
+   * (and from the account when it is in no other), or from the account and every campaign.
+   * Its id then names no member. Returns false for an unknown email.
+   */
+  removeLead(email: string, campaignId?: number): boolean {
+    const lead = this.leads.get(email.trim().toLowerCase());
+    if (!lead) return false;
+    for (const c of this.campaigns.values()) {
+      if (campaignId !== undefined && c.id !== campaignId) continue;
+      c.mapIds.delete(lead.id);
+      c.leadIds = c.leadIds.filter((id) => id !== lead.id);
+    }
+    if (this.campaignsOf(lead.id).length === 0) this.leads.delete(lead.email.toLowerCase());
+    return true;
+  }
+
+  /**
+   * Writes a lead's data, by add (re-adding overwrites) or update: given fields replace,
+   * `""` clears one (what smartlead-sync sends for a value emptied in its source), custom
+   * fields merge key by key.
+   */
   #write(lead: SandboxLead, input: LeadInput): void {
     for (const field of TEXT_FIELDS) {
       const value = input[field];
-      if (value !== undefined) lead[field] = value;
+      if (value === "") delete lead[field];
+      else if (value !== undefined) lead[field] = value;
     }
     if (input.custom_fields) {
-      lead.custom_fields = { ...lead.custom_fields, ...input.custom_fields };
+      const merged = { ...lead.custom_fields, ...input.custom_fields };
+      for (const [k, v] of Object.entries(input.custom_fields)) if (v === "") delete merged[k];
+      lead.custom_fields = merged;
     }
     lead.writes++;
   }

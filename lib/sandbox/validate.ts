@@ -63,7 +63,7 @@ function allowOnly(obj: Record<string, unknown>, keys: readonly string[], prefix
   }
 }
 
-function lead(value: unknown, prefix: string): LeadInput {
+function lead(value: unknown, prefix: string, maxCustomFields: number): LeadInput {
   const obj = object(value, prefix);
   allowOnly(obj, LEAD_KEYS, prefix);
   for (const key of Object.keys(obj)) {
@@ -82,8 +82,8 @@ function lead(value: unknown, prefix: string): LeadInput {
     const path = join(prefix, "custom_fields");
     const fields = object(obj.custom_fields, path);
     const entries = Object.entries(fields);
-    if (entries.length > MAX_CUSTOM_FIELDS) {
-      throw new Invalid(path, `must have less than or equal to ${MAX_CUSTOM_FIELDS} keys`);
+    if (entries.length > maxCustomFields) {
+      throw new Invalid(path, `must have less than or equal to ${maxCustomFields} keys`);
     }
     for (const [k, v] of entries) {
       if (typeof v !== "string") throw new Invalid(`${path}.${k}`, "must be a string");
@@ -118,6 +118,7 @@ function check<T>(fn: () => T): Checked<T> {
 /** Validate a `POST /campaigns/{id}/leads` body. */
 export function validateAddBody(
   body: unknown,
+  maxCustomFields = MAX_CUSTOM_FIELDS,
 ): Checked<{ lead_list: LeadInput[]; settings: AddSettings }> {
   return check(() => {
     const obj = object(body, "");
@@ -127,15 +128,18 @@ export function validateAddBody(
     if (!Array.isArray(list)) throw new Invalid("lead_list", "must be an array");
     if (list.length === 0) throw new Invalid("lead_list", "must contain at least 1 items");
     return {
-      lead_list: list.map((item, i) => lead(item, `lead_list[${i}]`)),
+      lead_list: list.map((item, i) => lead(item, `lead_list[${i}]`, maxCustomFields)),
       settings: obj.settings === undefined ? {} : settings(obj.settings),
     };
   });
 }
 
 /** Validate a `POST /campaigns/{cid}/leads/{lead_id}` body (one lead_list item). */
-export function validateLeadBody(body: unknown): Checked<LeadInput> {
-  return check(() => lead(body, ""));
+export function validateLeadBody(
+  body: unknown,
+  maxCustomFields = MAX_CUSTOM_FIELDS,
+): Checked<LeadInput> {
+  return check(() => lead(body, "", maxCustomFields));
 }
 
 /** Parse a non-negative integer query parameter; `max` caps it. */
