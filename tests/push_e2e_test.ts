@@ -175,7 +175,14 @@ Deno.test("--dry-run sends no write and reports the plan", async () => {
     ], { env });
     assert.equal(r.code, 0, r.stderr);
     const s = summaryOf(r);
-    assert.deepEqual(s.planned, { add: 3, update: 0, unchanged: 0, delete: 0 });
+    assert.deepEqual(s.planned, {
+      add: 3,
+      update: 0,
+      unchanged: 0,
+      delete: 0,
+      remove: 0,
+      resume: 0,
+    });
     assert.equal(s.added, 0);
     assert.equal(countRequests(sb).adds, 0);
     assert.equal(sb.requests.every((q) => q.method === "GET"), true);

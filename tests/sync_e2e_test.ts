@@ -69,7 +69,14 @@ Deno.test("incremental: an unchanged rerun makes zero write requests; 3 changed 
     rows.push(["new1@ex.com", "N1", "Intern"], ["new2@ex.com", "N2", "Intern"]);
     await Deno.writeTextFile(csv, csvOf(rows));
     const dry = await runCli(["push", csv, "--campaign-id", "1", "--json", "--dry-run"], { env });
-    assert.deepEqual(summaryOf(dry).planned, { add: 2, update: 3, unchanged: 17, delete: 0 });
+    assert.deepEqual(summaryOf(dry).planned, {
+      add: 2,
+      update: 3,
+      unchanged: 17,
+      delete: 0,
+      remove: 0,
+      resume: 0,
+    });
     const mark = sb.requests.length;
     const r3 = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
     const s3 = summaryOf(r3);
@@ -344,13 +351,22 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
       command: "verify",
       index: indexFile(dir, sb),
       campaign_id: 1,
+      source: "export",
+      export_fallback: null,
+      skipped_entries: 0,
       in_smartlead: 5,
       in_index: 5,
       missing_from_index: [],
       missing_from_smartlead: [],
       lead_id_mismatches: [],
+      field_drift: [],
+      fields_compared: 5,
+      fields_not_compared: 0,
+      fields_note: null,
+      status_mismatches: [],
       foreign: 0,
       repaired: false,
+      drift_marked: 0,
       exit_code: 0,
       error: null,
       hint: null,

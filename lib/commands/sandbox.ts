@@ -1,5 +1,5 @@
 /** `smartlead-sync sandbox`: a local Smartlead-compatible API for demos and tests. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import { UsageError } from "../errors.ts";
 import { formatBanner, startSandbox } from "../sandbox/server.ts";
@@ -31,6 +31,18 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
     .option("--rate <n/seconds>", "rate limit to enforce, e.g. 10/2 (default none)")
     .option("--credits <n>", "lead credits available (default unlimited)")
     .option("--latency-ms <ms>", "delay added to every answer")
+    .addOption(
+      new Option(
+        "--export-custom-fields <how>",
+        "how leads-export writes custom fields: one JSON column (default) or a column each",
+      ).choices(["json", "columns"]),
+    )
+    .addOption(
+      new Option(
+        "--stale-lead-status <status>",
+        "what pause/resume/unsubscribe answer for a lead not in the campaign (default 404)",
+      ).choices(["404", "500"]),
+    )
     .option("--json", "print {url, api_key, campaign_ids} as JSON on stdout when ready")
     .action(async (flags: Record<string, unknown>) => {
       const rateText = flags.rate as string | undefined;
@@ -51,6 +63,8 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
         credits: credits ?? null,
         latencyMs: intOption("--latency-ms", flags.latencyMs as string | undefined, 0, 600_000) ??
           0,
+        exportCustomFields: flags.exportCustomFields === "columns" ? "columns" : "json",
+        staleLeadStatus: flags.staleLeadStatus === "500" ? 500 : 404,
       }).catch((e) => {
         throw listenError(e, port);
       });

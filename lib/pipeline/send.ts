@@ -9,6 +9,7 @@ import {
   type SmartleadClient,
   SmartleadRequestError,
 } from "../client/smartlead.ts";
+import { readRoster, type RosterInfo } from "../client/roster.ts";
 import { emailsIn, numericCounters } from "../client/schemas.ts";
 import { CreditsExhaustedError, UnavailableError } from "../errors.ts";
 import type { IndexStore, LeadOrigin, LeadStatus, StagedLead } from "../index/store.ts";
@@ -39,6 +40,10 @@ export interface SenderOptions {
   verbose?: boolean;
   /** Requests in flight at once (the rate limiter still spaces their starts). */
   concurrency?: number;
+  /** Lines for people (the roster's fallback note). */
+  log?: (line: string) => void;
+  /** The run's stop signal (ends a long campaign export). */
+  signal?: AbortSignal;
 }
 
 function idMap(m: Record<string, string | number> | null | undefined): Map<string, number> {
@@ -233,12 +238,22 @@ export class Sender {
     });
   }
 
-  /** Fills lead ids from the campaign roster (once per run, shared by concurrent callers). */
+  /**
+   * Fills lead ids from the campaign (once per run, shared by concurrent callers): its
+   * export in one request, else the roster page by page (`lib/client/roster.ts`).
+   */
   loadRoster(): Promise<number> {
     this.#roster ??= (async () => {
       let n = 0;
-      for await (const page of this.#o.client.roster(this.#o.campaignId)) {
-        n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
+      const info: RosterInfo = { source: "export", skipped: 0, unreadable: 0 };
+      const { client, campaignId, store, log, signal } = this.#o;
+      for await (
+        const batch of readRoster(client, campaignId, info, {
+          ...(log ? { log } : {}),
+          ...(signal ? { signal } : {}),
+        })
+      ) {
+        n += store.setLeadIds(batch.map((l) => [l.email, l.leadId]));
       }
       return n;
     })();
