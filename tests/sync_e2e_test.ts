@@ -367,6 +367,7 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
       foreign: 0,
       repaired: false,
       drift_marked: 0,
+      drift_note: null,
       exit_code: 0,
       error: null,
       hint: null,

@@ -27,6 +27,8 @@ export type VerifyReport = CampaignComparison & {
   repaired: boolean;
   /** Drifted leads marked for update on the next push (with `--repair`). */
   drift_marked: number;
+  /** Why drift was not marked (over `--max-drift`). */
+  drift_note: string | null;
 };
 
 /**
@@ -110,10 +112,15 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           driftNote = done.drift_note;
           compared.foreign = done.foreign;
         }
-        const report: VerifyReport = { ...compared, repaired: repair, drift_marked: driftMarked };
+        const report: VerifyReport = {
+          ...compared,
+          repaired: repair,
+          drift_marked: driftMarked,
+          drift_note: driftNote,
+        };
         ctx.report = { ...ctx.report, ...report };
         if (!flags.json) {
-          ctx.output.err(humanLines(report, opts.campaignId, driftNote).join("\n") + "\n");
+          ctx.output.err(humanLines(report, opts.campaignId).join("\n") + "\n");
         }
         ctx.exitCode = clean || (repair && driftNote === null)
           ? ExitCode.ok
@@ -127,7 +134,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
     });
 
 /** The report for people (stderr). */
-function humanLines(r: VerifyReport, campaignId: number, driftNote: string | null): string[] {
+function humanLines(r: VerifyReport, campaignId: number): string[] {
   const list = (emails: readonly string[]) => emails.slice(0, 20).map((e) => `  ${e}`);
   const read = r.source === "export"
     ? "read from the campaign export"
@@ -160,7 +167,7 @@ function humanLines(r: VerifyReport, campaignId: number, driftNote: string | nul
       ]
       : []),
   ];
-  if (driftNote) lines.push(`field drift ${driftNote} (raise --max-drift to mark them)`);
+  if (r.drift_note) lines.push(`field drift: ${r.drift_note} (raise --max-drift to mark them)`);
   lines.push(
     agrees(r)
       ? "the index agrees with Smartlead"
