@@ -236,6 +236,7 @@ Deno.test("stale ids: a lead removed in the UI is already gone (404 or 500), nev
           (await runCli(["state", "--campaign-id", "1", "--json"], { env })).stdout,
         );
         assert.equal(st.leads.synced, 19); // p19 forgotten
+        assert.deepEqual(st.removed, { paused: 1, unsubscribed: 0 });
       });
     });
   }

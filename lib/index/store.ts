@@ -625,6 +625,24 @@ export class IndexStore {
     }
   }
 
+  /** How many synced leads this tool paused, and unsubscribed (`--missing`). */
+  removedCounts(): Record<LeadRemoval, number> {
+    const out: Record<LeadRemoval, number> = { paused: 0, unsubscribed: 0 };
+    try {
+      for (
+        const r of this.db.prepare(
+          `select ${this.#removed} as removed, count(*) as n from leads l
+           where ${this.#removed} is not null group by 1`,
+        ).all()
+      ) {
+        out[(r as { removed: LeadRemoval }).removed] = Number((r as { n: number }).n);
+      }
+    } catch {
+      // an index without tables yet
+    }
+    return out;
+  }
+
   /** Counts per status. */
   statusCounts(): Record<LeadStatus, number> {
     const out: Record<LeadStatus, number> = { synced: 0, rejected: 0, pending: 0 };
