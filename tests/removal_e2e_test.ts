@@ -279,3 +279,24 @@ Deno.test("a full refresh with --missing pause keeps the paused leads in the ind
     assert.equal(statuses(sb)["p9@ex.com"], "INPROGRESS");
   });
 });
+
+Deno.test("stale ids answering 500 'Invalid lead id' are not retried: a delete is already done, an update a re-add", async () => {
+  await withSandbox({ staleLeadStatus: 500 }, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(emails(20)));
+    await runCli(["push", csv, "--campaign-id", "1"], { env });
+    const byEmail = new Map(sb.state.campaignLeads(1).map((l) => [l.email, l.id]));
+    sb.state.deleteLead(1, byEmail.get("p19@ex.com")!); // removed in the UI, then absent
+    sb.state.deleteLead(1, byEmail.get("p0@ex.com")!); // removed in the UI, then changed
+    const rows = emails(19);
+    await Deno.writeTextFile(csv, csvOf(rows).replace("p0@ex.com,p0", "p0@ex.com,Zero"));
+    const r = await runCli(["push", csv, "--campaign-id", "1", "--delete-missing", "--json"], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const s = summaryOf(r);
+    assert.deepEqual([s.deleted, s.added, s.updated, s.retries], [1, 1, 0, 0]);
+    assert.equal(sb.state.leads.get("p0@ex.com")!.first_name, "Zero");
+    assert.equal(sb.state.campaignLeads(1).length, 19);
+  });
+});

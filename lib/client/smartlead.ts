@@ -104,6 +104,11 @@ export class SmartleadRequestError extends SyncError {
   }
 }
 
+/** Whether `e` is Smartlead saying that a lead id is not in the campaign (`stale_id.ts`). */
+export function isStaleLeadIdError(e: unknown): boolean {
+  return e instanceof SmartleadRequestError && isStaleLeadIdAnswer(e.status, tryJson(e.body));
+}
+
 interface Answer {
   status: number;
   text: string;

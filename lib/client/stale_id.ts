@@ -9,10 +9,12 @@
 /** The answer body of a stale lead id on a 500: `{"error":"Invalid lead id"}`. */
 const INVALID_LEAD_ID = /invalid lead[ _-]?id/i;
 
-/** Whether `(status, body)` says that the lead id is not in the campaign. */
+/**
+ * Whether `(status, body)` says that the lead id is not in the campaign: a 404, or a body
+ * saying "Invalid lead id" (on a 500, a 400, or a 200 with `ok: false`).
+ */
 export function isStaleLeadIdAnswer(status: number, json: unknown): boolean {
   if (status === 404) return true;
-  if (status !== 500 && status !== 400) return false;
   if (json === null || typeof json !== "object") return false;
   const o = json as Record<string, unknown>;
   const text = [o.error, o.message].filter((v) => typeof v === "string").join(" ");

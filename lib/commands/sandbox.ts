@@ -40,7 +40,7 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
     .addOption(
       new Option(
         "--stale-lead-status <status>",
-        "what pause/resume/unsubscribe answer for a lead not in the campaign (default 404)",
+        "what update/delete/pause/resume/unsubscribe answer for a lead not in the campaign (default 404)",
       ).choices(["404", "500"]),
     )
     .option("--json", "print {url, api_key, campaign_ids} as JSON on stdout when ready")

@@ -10,11 +10,11 @@
  * one that was to be resumed is added again in this run.
  */
 import {
+  isStaleLeadIdError,
   type LeadAction,
   type SmartleadClient,
   SmartleadRequestError,
 } from "../client/smartlead.ts";
-import { isStaleLeadIdAnswer } from "../client/stale_id.ts";
 import type { IndexedLead, IndexStore } from "../index/store.ts";
 import { runPool } from "./pool.ts";
 import type { RunStats } from "./stats.ts";
@@ -32,18 +32,6 @@ export interface RemoverOptions {
 
 /** What became of one lead. */
 type Outcome = { done: true; leadId: number } | { done: false; why: "gone" | "refused" };
-
-/** Whether an error is Smartlead saying that the lead id is not in the campaign. */
-function isStale(e: unknown): boolean {
-  if (!(e instanceof SmartleadRequestError)) return false;
-  let json: unknown = null;
-  try {
-    json = JSON.parse(e.body);
-  } catch {
-    // not JSON: the status decides
-  }
-  return isStaleLeadIdAnswer(e.status, json);
-}
 
 export class Remover {
   #o: RemoverOptions;
@@ -109,7 +97,7 @@ export class Remover {
         if (leadId !== lead.lead_id) store.setLeadIds([[lead.email, leadId]]);
         return { done: true, leadId };
       } catch (e) {
-        if (!isStale(e)) {
+        if (!isStaleLeadIdError(e)) {
           if (e instanceof SmartleadRequestError && e.status < 500) {
             this.#o.log?.(`warning: could not ${action} ${lead.email}: ${e.message}`);
             return { done: false, why: "refused" };

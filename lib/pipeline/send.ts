@@ -5,6 +5,7 @@
  */
 import {
   type AddLeadsSettings,
+  isStaleLeadIdError,
   type LeadPayload,
   type SmartleadClient,
   SmartleadRequestError,
@@ -288,7 +289,8 @@ export class Sender {
     try {
       await client.updateLead(campaignId, leadId, JSON.parse(lead.payload) as LeadPayload);
     } catch (e) {
-      if (e instanceof SmartleadRequestError && e.status === 404) return { ...lead, leadId: null };
+      // 404, or "Invalid lead id" (not retried by the client): not a member, added again.
+      if (isStaleLeadIdError(e)) return { ...lead, leadId: null };
       if (e instanceof SmartleadRequestError && [400, 422].includes(e.status)) {
         await this.#refuse(
           lead,
@@ -320,7 +322,7 @@ export class Sender {
         try {
           await client.deleteLead(campaignId, leadId);
         } catch (e) {
-          if (!(e instanceof SmartleadRequestError && e.status === 404)) throw e;
+          if (!isStaleLeadIdError(e)) throw e; // 404 or "Invalid lead id": already gone
         }
       }
       store.forget([lead.email]);

@@ -44,9 +44,9 @@ export interface SandboxOptions {
    */
   exportCustomFields?: ExportCustomFields;
   /**
-   * What pause, resume and unsubscribe answer for a lead id that is not in the campaign:
-   * 404 `{"error":"Lead not found"}` (default), or 500 `{"error":"Invalid lead id"}` as
-   * Smartlead documents on sibling routes.
+   * What update, delete, pause, resume and unsubscribe answer for a lead id that is not in
+   * the campaign: 404 `{"error":"Lead not found"}` (default), or 500
+   * `{"error":"Invalid lead id"}` as Smartlead documents on sibling routes.
    */
   staleLeadStatus?: 404 | 500;
 }
@@ -219,22 +219,20 @@ function route(
   }
   if (!/^\d+$/.test(parts[3] ?? "")) return leadNotFound();
   const leadId = Number(parts[3]);
+  const stale = () =>
+    opts.staleLeadStatus === 500 ? json(500, { error: "Invalid lead id" }) : leadNotFound();
   if (parts.length === 5) {
-    if (state.setLeadStatus(cid, leadId, parts[4] as LeadAction) === "not_found") {
-      return opts.staleLeadStatus === 500
-        ? json(500, { error: "Invalid lead id" })
-        : leadNotFound();
-    }
+    if (state.setLeadStatus(cid, leadId, parts[4] as LeadAction) === "not_found") return stale();
     return json(200, { ok: true });
   }
   if (method === "DELETE") {
-    if (!state.deleteLead(cid, leadId)) return leadNotFound();
+    if (!state.deleteLead(cid, leadId)) return stale();
     return new Response("success", { headers: { "content-type": "text/plain; charset=utf-8" } });
   }
   const checked = validateLeadBody(body.value);
   if (!checked.ok) return json(400, checked.error);
   const outcome = state.updateLead(cid, leadId, checked.value);
-  if (outcome === "not_found") return leadNotFound();
+  if (outcome === "not_found") return stale();
   if (outcome === "conflict") return json(400, { error: "Email already belongs to another lead" });
   return json(200, { ok: true });
 }
