@@ -300,3 +300,41 @@ Deno.test("stale ids answering 500 'Invalid lead id' are not retried: a delete i
     assert.equal(sb.state.campaignLeads(1).length, 19);
   });
 });
+
+Deno.test("verify sees a paused lead resumed by hand; --repair stops the tool from resuming it again", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const csv = `${dir}/leads.csv`;
+    await Deno.writeTextFile(csv, csvOf(emails(10)));
+    await runCli(["push", csv, "--campaign-id", "1"], { env });
+    await Deno.writeTextFile(csv, csvOf(emails(8)));
+    const r = await runCli(
+      ["push", csv, "--campaign-id", "1", "--missing", "pause", "--max-deletes", "2"],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const ids = new Map(sb.state.campaignLeads(1).map((l) => [l.email, l.id]));
+    sb.state.setLeadStatus(1, ids.get("p8@ex.com")!, "resume"); // someone resumes it by hand
+    const v = await runCli(["verify", "--campaign-id", "1", "--json"], { env });
+    assert.equal(v.code, 9, v.stderr);
+    assert.deepEqual(JSON.parse(v.stdout).status_mismatches, [
+      { email: "p8@ex.com", index: "paused", smartlead: "INPROGRESS" },
+    ]);
+    assert.equal((await runCli(["verify", "--campaign-id", "1", "--repair"], { env })).code, 0);
+    assert.deepEqual(removedInIndex(sb, dir), { "p9@ex.com": "paused" });
+
+    await Deno.writeTextFile(csv, csvOf(emails(10)));
+    const dry = await runCli(["push", csv, "--campaign-id", "1", "--dry-run"], { env });
+    assert.match(
+      dry.stderr,
+      /^would resume 1 leads paused by an earlier run, back in this input\n/,
+    );
+    assert.match(dry.stderr, /\nwould add 0, update 0, leave 10 unchanged, resume 1\n/);
+    const mark = sb.requests.length;
+    const back = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });
+    assert.equal(summaryOf(back).resumed, 1);
+    assert.deepEqual(
+      actions(sb, "resume", mark).map((q) => q.path.split("/")[6]),
+      [String(ids.get("p9@ex.com"))],
+    );
+  });
+});
