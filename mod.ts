@@ -66,7 +66,34 @@ export { type Sandbox, type SandboxOptions, startSandbox } from "./lib/sandbox/s
  * store.close();
  * ```
  */
-export { IndexStore } from "./lib/index/store.ts";
+export { IndexStore, type MissingAction } from "./lib/index/store.ts";
+/**
+ * The index against the campaign: the campaign read in one request (its export; page by
+ * page as the fallback), compared with the index, and the index entries rebuilt from it
+ * (email → lead id, hash of Smartlead's data). A front end without a persistent index calls
+ * `rebuildIndexFromCampaign` at the start of each sync, then `push`.
+ * @example
+ * ```ts
+ * const store = new IndexStore("campaign-1.db");
+ * const { report } = await rebuildIndexFromCampaign(new SmartleadClient({ apiKey: "KEY" }), store, 1);
+ * store.close();
+ * ```
+ */
+export {
+  type CampaignComparison,
+  compareWithCampaign,
+  rebuildIndexFromCampaign,
+  repairIndex,
+} from "./lib/index/rebuild.ts";
+/**
+ * Every lead of a campaign (email, id, status, hash of its data), export first.
+ * @example
+ * ```ts
+ * const info = { source: "export" as const, skipped: 0, unreadable: 0 };
+ * for await (const batch of readRoster(client, 1, info)) console.log(batch.length);
+ * ```
+ */
+export { readRoster, type RosterInfo, type RosterLead } from "./lib/client/roster.ts";
 /**
  * Column mapping.
  * @example

@@ -47,6 +47,8 @@ export const ConfigSchema = z.strictObject({
     .optional(),
   mode: z.enum(["incremental", "full-refresh"]).optional(),
   update_via: z.enum(["lead", "add"]).optional(),
+  /** What happens to indexed leads absent from the input (`--missing`). */
+  missing: z.enum(["ignore", "pause", "unsubscribe", "delete"]).optional(),
   state: z.string().optional(),
   rejects: z.string().optional(),
   max_deletes: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])

@@ -11,7 +11,7 @@ import {
 import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
-import { IndexStore } from "./index/store.ts";
+import { IndexStore, type MissingAction } from "./index/store.ts";
 import { environmentError, osCause } from "./os_errors.ts";
 import { makePrivateDir } from "./private_files.ts";
 import { type InputOptions, readRows } from "./input/parse.ts";
@@ -28,6 +28,7 @@ import { fieldNamesOf } from "./pipeline/clearing.ts";
 import { describeCost, planCost, type UpdateVia } from "./pipeline/estimate.ts";
 import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
 import { buildSummary, type Summary } from "./pipeline/report.ts";
+import { Remover } from "./pipeline/remove.ts";
 import { Sender } from "./pipeline/send.ts";
 import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
@@ -54,13 +55,21 @@ export interface PushOptions {
   rejectsPath?: string | undefined;
   dryRun?: boolean;
   mode?: SyncMode;
+  /**
+   * What happens to synced leads absent from the input: `ignore` (default), `pause`,
+   * `unsubscribe` (from the campaign) or `delete`. Leads this tool paused that come back
+   * are resumed whatever the action.
+   */
+  missing?: MissingAction;
+  /** The same as `missing: "delete"` (the older name). */
   deleteMissing?: boolean;
   /**
-   * The most leads `deleteMissing` may delete, as a count or a share of the indexed leads;
-   * default: 10% of them, at most 1,000. Over it the run stops before any write (exit 8).
+   * The most leads `missing` may delete, pause or unsubscribe, as a count or a share of the
+   * indexed leads; default: 10% of them, at most 1,000. Over it the run stops before any
+   * write (exit 8).
    */
   maxDeletes?: Limit;
-  /** With `deleteMissing`, also delete leads this tool did not add to the campaign. */
+  /** With `missing`, also act on leads this tool did not add to the campaign. */
   deleteForeign?: boolean;
   /** Rows rejected before the run fails (exit 2) without writing; default: every row. */
   maxRejects?: Limit;
@@ -278,9 +287,11 @@ export async function push(opts: PushOptions): Promise<Summary> {
 
     // Guard rails on the input: too many rejects, or nothing valid to mirror.
     const fullRefresh = mode === "full-refresh";
-    const deleteMissing = opts.deleteMissing ?? false;
+    const action: MissingAction = opts.missing ?? (opts.deleteMissing ? "delete" : "ignore");
+    stats.missing = action;
+    const deleteForeign = opts.deleteForeign ?? false;
     checkRejects(stats.rows, stats.rejected, opts.maxRejects, rejects.sample[0]);
-    checkMirror(stats.valid, { deleteMissing, fullRefresh });
+    checkMirror(stats.valid, { missing: action, fullRefresh });
 
     // Plan against the index.
     progress("planning");
@@ -288,32 +299,50 @@ export async function push(opts: PushOptions): Promise<Summary> {
     const plan = store.plan({
       fullRefresh,
       retryRejected: opts.retryRejected ?? false,
-      deleteMissing,
-      deleteForeign: opts.deleteForeign ?? false,
+      missing: action,
+      deleteForeign,
     });
     stats.plannedAdds = plan.add;
     stats.plannedUpdates = plan.update;
     stats.plannedDeletes = plan.delete;
+    stats.plannedRemoves = plan.remove;
+    stats.plannedResumes = plan.resume;
     stats.unchanged = plan.unchanged;
     stats.skippedRejected = plan.skippedRejected;
     stats.planned = true;
     const updateVia = opts.updateVia ?? "lead";
     stats.cost = planCost(plan, { batchSize, rate: opts.rate ?? DEFAULT_RATE, updateVia });
-    const missing = deleteMissing ? store.missing({ foreign: opts.deleteForeign ?? false }) : [];
-    stats.keptForeign = deleteMissing && !opts.deleteForeign ? store.missingForeign() : 0;
-    if (dryRun) stats.wouldDelete = missing.map((m) => m.email);
+    const missing = action === "ignore" ? [] : store.missing({ foreign: deleteForeign, action });
+    const toResume = store.pausedInInput();
+    stats.keptForeign = action !== "ignore" && !deleteForeign ? store.missingForeign() : 0;
+    stats.stillUnsubscribed = store.unsubscribedInInput();
+    if (stats.stillUnsubscribed > 0) {
+      log(
+        `note: ${stats.stillUnsubscribed} leads in this input were unsubscribed from the campaign by an earlier run (--missing unsubscribe); they stay unsubscribed: Smartlead's API cannot resubscribe them`,
+      );
+    }
+    const verb = action;
+    const listRemovals = () => {
+      stats.wouldRemove = missing.map((m) => m.email);
+      if (action === "delete") stats.wouldDelete = stats.wouldRemove;
+    };
+    if (dryRun) listRemovals();
     if (dryRun && missing.length > 0) {
-      log(`would delete ${missing.length} leads absent from this input:`);
+      log(`would ${verb} ${missing.length} leads absent from this input:`);
       for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
       if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
     }
-    // The deletion limit, checked before any write (and shown by the dry run).
+    if (dryRun && toResume.length > 0) {
+      log(`would resume ${toResume.length} leads paused by an earlier run, back in this input`);
+    }
+    // The removal limit (--max-deletes, for every action), checked before any write (and
+    // shown by the dry run).
     try {
-      checkDeletes(missing.length, indexed, opts.maxDeletes);
+      if (action !== "ignore") checkDeletes(missing.length, indexed, opts.maxDeletes, action);
     } catch (e) {
       if (e instanceof DeleteLimitError && !dryRun) {
-        stats.wouldDelete = missing.map((m) => m.email);
-        log(`the plan: add ${plan.add}, update ${plan.update}, delete ${missing.length}:`);
+        listRemovals();
+        log(`the plan: add ${plan.add}, update ${plan.update}, ${verb} ${missing.length}:`);
         for (const m of missing.slice(0, 20)) log(`  ${m.email}`);
         if (missing.length > 20) log(`  ... and ${missing.length - 20} more (see --dry-run)`);
       }
@@ -336,15 +365,35 @@ export async function push(opts: PushOptions): Promise<Summary> {
       concurrency: opts.concurrency ?? 4,
       batchSize,
       log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const remover = new Remover({
+      client: client!,
+      store,
+      campaignId: opts.campaignId,
+      stats,
+      loadRoster: () => sender.loadRoster(),
+      concurrency: opts.concurrency ?? 4,
+      log,
     });
     const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
+    // Resumes first: a paused lead found gone from the campaign is added again below.
+    if (toResume.length > 0) await remover.resume(tick(toResume));
     await sender.adds(tick(store.planned("add", batchSize)));
     if (updateVia === "add") {
       await sender.adds(tick(store.planned("update", batchSize)), { updating: true });
     } else await sender.updates(tick(store.planned("update", 100)));
-    if (missing.length > 0) {
+    if (missing.length > 0 && action === "delete") {
       await sender.deletes(missing);
       log(`deleted ${stats.deleted} leads absent from this input`);
+    } else if (missing.length > 0 && (action === "pause" || action === "unsubscribe")) {
+      await remover.remove(tick(missing), action);
+      log(
+        `${action === "pause" ? "paused" : "unsubscribed"} ${
+          action === "pause" ? stats.paused : stats.unsubscribed
+        } leads absent from this input` +
+          (stats.alreadyGone ? ` (${stats.alreadyGone} were already gone)` : ""),
+      );
     }
     if (fullRefresh) store.forgetAbsent();
     sender.finish();

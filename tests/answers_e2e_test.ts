@@ -66,7 +66,14 @@ Deno.test("every add-leads answer shape is an applied batch: decided from counte
             [expected.added, expected.updated, 1, 0, 4],
           );
           // The campaign check, one add-leads request, and one lookup per unsure lead.
-          assert.deepEqual(countRequests(sb), { adds: 1, updates: 0, deletes: 0, gets: 5, all: 6 });
+          assert.deepEqual(countRequests(sb), {
+            adds: 1,
+            updates: 0,
+            deletes: 0,
+            statuses: 0,
+            gets: 5,
+            all: 6,
+          });
           assert.equal(
             sb.requests.filter((q) => q.path.startsWith("/api/v1/leads/?email=")).length,
             4,

@@ -15,8 +15,8 @@ const inCampaign = (sb: Sandbox) => sb.state.campaignLeads(1).map((l) => l.email
 const writes = (sb: Sandbox) => sb.requests.filter((q) => q.method !== "GET").length;
 /** The plan's counts, without its cost. */
 const counts = (p: unknown) => {
-  const { add, update, unchanged, delete: del } = p as Record<string, number>;
-  return { add, update, unchanged, delete: del };
+  const { add, update, unchanged, delete: del, remove, resume } = p as Record<string, number>;
+  return { add, update, unchanged, delete: del, remove, resume };
 };
 
 Deno.test("an input without a valid row never mirrors: exit 2, nothing deleted, even with --quiet", async () => {
@@ -88,7 +88,7 @@ Deno.test("the deletion limit stops the run before any write, prints the plan an
     const s = summaryOf(r);
     assert.deepEqual(
       [s.exit_code, s.would_delete, s.would_delete_count, counts(s.planned), s.not_sent],
-      [8, gone, 3, { add: 1, update: 0, unchanged: 17, delete: 3 }, 1],
+      [8, gone, 3, { add: 1, update: 0, unchanged: 17, delete: 3, remove: 3, resume: 0 }, 1],
     );
 
     // The dry run shows the same: the leads, in --json too, and the same exit code.
@@ -228,7 +228,7 @@ Deno.test("a lead already in the campaign before the tool sent it is someone els
   });
 });
 
-Deno.test("an index of schema 1 migrates to the current schema and its synced leads count as this tool's", async () => {
+Deno.test("an index of schema 1 migrates to the current schema; its synced leads count as this tool's", async () => {
   await withSandbox({}, async ({ sb, dir, env }) => {
     const answer = sb.state.addLeads(1, emails(3).map((email) => ({ email })));
     assert.ok(answer.ok && answer.total_leads === 3);

@@ -86,3 +86,30 @@ Deno.test("no valid row: a mirror is refused, a plain incremental run is not", (
   assert.throws(() => checkMirror(0, { deleteMissing: true, fullRefresh: false }), UsageError);
   assert.throws(() => checkMirror(0, { deleteMissing: false, fullRefresh: true }), UsageError);
 });
+
+Deno.test("the removal limit words what the plan does: pauses and unsubscribes count like deletes", () => {
+  checkDeletes(2, 20, undefined, "pause");
+  assert.throws(() => checkDeletes(3, 20, undefined, "pause"), (e) => {
+    assert.ok(e instanceof DeleteLimitError);
+    assert.match(e.message, /^the plan pauses 3 of 20 indexed leads \(15%\);/);
+    assert.match(e.hint!, /if these pauses are intended, run again with --max-deletes 3 /);
+    return true;
+  });
+  assert.throws(() => checkDeletes(5, 20, { count: 4 }, "unsubscribe"), (e) => {
+    assert.match((e as DeleteLimitError).message, /^the plan unsubscribes 5 of 20 indexed leads/);
+    return true;
+  });
+});
+
+Deno.test("no valid row: --missing pause and unsubscribe are refused like --delete-missing", () => {
+  checkMirror(0, { missing: "ignore", fullRefresh: false });
+  for (const missing of ["pause", "unsubscribe", "delete"] as const) {
+    checkMirror(1, { missing, fullRefresh: false });
+    assert.throws(() => checkMirror(0, { missing, fullRefresh: false }), (e) => {
+      assert.ok(e instanceof UsageError);
+      const flag = missing === "delete" ? "--delete-missing" : `--missing ${missing}`;
+      assert.ok(e.message.startsWith(`the input has no valid row, so ${flag} would treat`));
+      return true;
+    });
+  }
+});

@@ -131,15 +131,25 @@ export async function withSandbox(
 /** Requests the sandbox recorded, by kind. */
 export function countRequests(
   sb: Sandbox,
-): { adds: number; updates: number; deletes: number; gets: number; all: number } {
-  let adds = 0, updates = 0, deletes = 0, gets = 0;
+): {
+  adds: number;
+  updates: number;
+  deletes: number;
+  /** Pause, resume and unsubscribe requests. */
+  statuses: number;
+  gets: number;
+  all: number;
+} {
+  let adds = 0, updates = 0, deletes = 0, statuses = 0, gets = 0;
   for (const r of sb.requests) {
     if (r.method === "POST" && /\/campaigns\/\d+\/leads(\?|$)/.test(r.path)) adds++;
-    else if (r.method === "POST" && /\/campaigns\/\d+\/leads\/\d+/.test(r.path)) updates++;
-    else if (r.method === "DELETE") deletes++;
+    else if (r.method === "POST" && /\/campaigns\/\d+\/leads\/\d+(\?|$)/.test(r.path)) updates++;
+    else if (r.method === "POST" && /\/leads\/\d+\/(pause|resume|unsubscribe)/.test(r.path)) {
+      statuses++;
+    } else if (r.method === "DELETE") deletes++;
     else if (r.method === "GET") gets++;
   }
-  return { adds, updates, deletes, gets, all: sb.requests.length };
+  return { adds, updates, deletes, statuses, gets, all: sb.requests.length };
 }
 
 /** Every file under `dir`, recursively, as text (for "the key appears nowhere"). */
@@ -191,6 +201,12 @@ export function assertIdentities(summary: Record<string, unknown>): void {
     "rejected_by_smartlead",
     "not_sent",
     "kept_foreign",
+    "paused",
+    "unsubscribed",
+    "resumed",
+    "already_gone",
+    "not_removed",
+    "still_unsubscribed",
     "requests",
     "retries",
   ] as const;
@@ -217,6 +233,20 @@ export function assertIdentities(summary: Record<string, unknown>): void {
   } else if (s.exit_code === 0) {
     assert.equal(s.not_sent, 0, `finished: ${why}`);
     assert.equal(s.deleted, s.planned.delete, `finished: ${why}`);
+    // Every planned removal and resume is done, found gone, or refused (and reported).
+    const removed = s.missing === "delete" ? s.deleted : s.paused + s.unsubscribed;
+    assert.equal(
+      removed + s.resumed + s.already_gone + s.not_removed,
+      s.planned.remove + s.planned.resume,
+      `removals: ${why}`,
+    );
+  }
+  if (s.dry_run) {
+    assert.deepEqual([s.paused, s.unsubscribed, s.resumed], [0, 0, 0], `dry run: ${why}`);
+  }
+  if (s.would_remove !== undefined) {
+    assert.equal(s.would_remove_count, s.planned.remove, `would_remove: ${why}`);
+    assert.equal(s.would_remove.length, Math.min(s.planned.remove, WOULD_DELETE_SHOWN), why);
   }
   if (s.would_delete !== undefined) {
     assert.equal(s.would_delete_count, s.planned.delete, `would_delete: ${why}`);

@@ -175,12 +175,17 @@ Deno.test("--dry-run sends no write and reports the plan", async () => {
     ], { env });
     assert.equal(r.code, 0, r.stderr);
     const s = summaryOf(r);
-    const { add, update, unchanged, delete: del } = s.planned as Record<string, number>;
-    assert.deepEqual({ add, update, unchanged, delete: del }, {
+    const { add, update, unchanged, delete: del, remove, resume } = s.planned as Record<
+      string,
+      number
+    >;
+    assert.deepEqual({ add, update, unchanged, delete: del, remove, resume }, {
       add: 3,
       update: 0,
       unchanged: 0,
       delete: 0,
+      remove: 0,
+      resume: 0,
     });
     assert.equal(s.added, 0);
     assert.equal(countRequests(sb).adds, 0);

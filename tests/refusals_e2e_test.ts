@@ -28,7 +28,14 @@ Deno.test("a custom-field cap: 4 refused leads in 400 cost 5 add-leads requests,
     const s = summaryOf(r);
     assert.deepEqual([s.added, s.rejected_by_smartlead, s.failed], [396, 4, 0]);
     // 4 refusals, each resending the rest at once, then the accepted request (halving took 58).
-    assert.deepEqual(countRequests(sb), { adds: 5, updates: 0, deletes: 0, gets: 1, all: 6 });
+    assert.deepEqual(countRequests(sb), {
+      adds: 5,
+      updates: 0,
+      deletes: 0,
+      statuses: 0,
+      gets: 1,
+      all: 6,
+    });
     assert.equal(s.requests, 6);
     const rej = (await Deno.readTextFile(rejects)).trim().split("\n").map((l) => JSON.parse(l));
     // Positions in the request that refused them: each resend has one lead fewer.

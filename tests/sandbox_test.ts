@@ -236,7 +236,7 @@ Deno.test("roster paging, total as string, limit capped at 100", async () => {
     assert.deepEqual([body.offset, body.limit], [1, 2]);
     assert.deepEqual(body.data.map((d) => d.lead.email), ["p2@x.com", "p3@x.com"]);
     assert.deepEqual(body.data.map((d) => d.lead.id), [2995276771, 2995276772]);
-    assert.equal(body.data[0]?.status, "INPROGRESS");
+    assert.equal(body.data[0]?.status, "STARTED"); // imported, never emailed
     assert.equal(body.data[0]?.lead.first_name, "P2");
     assert.equal(body.data[0]?.lead.phone_number, null);
     assert.deepEqual(body.data[0]?.lead.custom_fields, {});
@@ -448,5 +448,116 @@ Deno.test("latency and log option", async () => {
     await call(sb, "GET", "/campaigns/1");
     assert.ok(performance.now() - t0 >= 90);
     assert.deepEqual(lines, ["GET /api/v1/campaigns/1?api_key=*** -> 200"]);
+  });
+});
+
+Deno.test("leads-export: the whole campaign as CSV, custom fields as JSON or as columns", async () => {
+  await withSandbox({}, async (sb) => {
+    await add(sb, 1, [
+      lead("a@x.com", { first_name: "Ann", custom_fields: { Title: 'CEO, "big"' } }),
+      lead("b@x.com", { company_name: "Bee" }),
+    ]);
+    const r = await call(sb, "GET", "/campaigns/1/leads-export");
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "text/csv; charset=utf-8");
+    assert.equal(
+      r.body,
+      "id,campaign_lead_map_id,status,created_at,email,first_name,last_name,phone_number," +
+        "company_name,website,location,linkedin_profile,company_url,custom_fields\r\n" +
+        `2995276770,1800000001,STARTED,${sb.state.leads.get("a@x.com")!.created_at},a@x.com,` +
+        'Ann,,,,,,,,"{""Title"":""CEO, \\""big\\""""}"\r\n' +
+        `2995276771,1800000002,STARTED,${sb.state.leads.get("b@x.com")!.created_at},b@x.com,` +
+        ",,,Bee,,,,,{}\r\n",
+    );
+    assert.equal((await call(sb, "GET", "/campaigns/9/leads-export")).status, 404);
+    assert.equal((await call(sb, "POST", "/campaigns/1/leads-export", {})).status, 404);
+  });
+  await withSandbox({ exportCustomFields: "columns" }, async (sb) => {
+    await add(sb, 1, [lead("a@x.com", { custom_fields: { Title: "CEO" } }), lead("b@x.com")]);
+    const text = (await call(sb, "GET", "/campaigns/1/leads-export")).body as string;
+    const [header, first, second] = text.split("\r\n");
+    assert.ok(header!.endsWith(",company_url,Title"), String(header));
+    assert.ok(first!.endsWith(",a@x.com,,,,,,,,,CEO"), String(first));
+    assert.ok(second!.endsWith(",b@x.com,,,,,,,,,"), String(second));
+  });
+});
+
+Deno.test("pause, resume, unsubscribe: statuses in the roster and export; a re-add does not resume", async () => {
+  await withSandbox({}, async (sb) => {
+    await add(sb, 1, [lead("a@x.com"), lead("b@x.com")]);
+    const id = 2995276770;
+    const statuses = async () => {
+      const page = (await call(sb, "GET", "/campaigns/1/leads")).body as {
+        data: Array<{ status: string }>;
+      };
+      return page.data.map((d) => d.status);
+    };
+    const paused = await call(sb, "POST", `/campaigns/1/leads/${id}/pause`);
+    assert.deepEqual([paused.status, paused.body], [200, { ok: true }]);
+    assert.deepEqual(await statuses(), ["PAUSED", "STARTED"]);
+    const csv = (await call(sb, "GET", "/campaigns/1/leads-export")).body as string;
+    assert.match(csv.split("\r\n")[1]!, /^2995276770,1800000001,PAUSED,/);
+    await add(sb, 1, [lead("a@x.com", { first_name: "Again" })]);
+    assert.deepEqual(await statuses(), ["PAUSED", "STARTED"]); // a re-add does not resume
+    assert.equal(sb.state.leads.get("a@x.com")!.first_name, "Again");
+    await call(sb, "POST", `/campaigns/1/leads/${id}/resume`, { resume_lead_with_delay_days: 0 });
+    assert.deepEqual(await statuses(), ["INPROGRESS", "STARTED"]);
+    await call(sb, "POST", `/campaigns/1/leads/${id + 1}/unsubscribe`);
+    await call(sb, "POST", `/campaigns/1/leads/${id + 1}/pause`); // stays unsubscribed
+    await call(sb, "POST", `/campaigns/1/leads/${id + 1}/resume`);
+    assert.deepEqual(await statuses(), ["INPROGRESS", "STOPPED"]);
+    assert.equal(sb.state.statusCount, 5);
+    const stale = await call(sb, "POST", "/campaigns/1/leads/42/pause");
+    assert.deepEqual([stale.status, stale.body], [404, { error: "Lead not found" }]);
+    assert.equal((await call(sb, "POST", `/campaigns/1/leads/${id}/archive`)).status, 404);
+    assert.equal((await call(sb, "GET", `/campaigns/1/leads/${id}/pause`)).status, 404);
+  });
+  await withSandbox({ staleLeadStatus: 500 }, async (sb) => {
+    const stale = await call(sb, "POST", "/campaigns/1/leads/42/resume");
+    assert.deepEqual([stale.status, stale.body], [500, { error: "Invalid lead id" }]);
+  });
+});
+
+Deno.test("roster nulls and UI edits through the control endpoints", async () => {
+  await withSandbox({}, async (sb) => {
+    await add(sb, 1, [lead("a@x.com", { first_name: "Ann", custom_fields: { T: "1", U: "2" } })]);
+    const ctl = (path: string, body: unknown) =>
+      fetch(new URL(`/__sandbox/${path}`, sb.url), { method: "POST", body: JSON.stringify(body) });
+    assert.equal((await ctl("roster-nulls", { lead: 1, email: 2 })).status, 204);
+    const page = (await call(sb, "GET", "/campaigns/1/leads")).body as {
+      total_leads: string;
+      data: Array<{ lead: { email: string | null } | null }>;
+    };
+    assert.equal(page.total_leads, "4");
+    assert.deepEqual(page.data.map((d) => d.lead === null ? "no lead" : d.lead.email), [
+      "a@x.com",
+      "no lead",
+      null,
+      null,
+    ]);
+    const csv = (await call(sb, "GET", "/campaigns/1/leads-export")).body as string;
+    assert.deepEqual(csv.split("\r\n").map((l) => l.split(",")[4]), [
+      "email",
+      "a@x.com",
+      "",
+      "",
+      "",
+      undefined,
+    ]);
+    const edit = await ctl("edit", {
+      email: "A@x.com",
+      fields: { first_name: "Anne", last_name: "Lee" },
+      custom_fields: { T: "9", U: null },
+    });
+    assert.equal(edit.status, 204);
+    const a = sb.state.leads.get("a@x.com")!;
+    assert.deepEqual([a.first_name, a.last_name, a.custom_fields, a.writes], [
+      "Anne",
+      "Lee",
+      { T: "9" },
+      1,
+    ]);
+    assert.equal((await ctl("edit", { email: "nobody@x.com", fields: {} })).status, 404);
+    assert.equal((await ctl("roster-nulls", { lead: "x" })).status, 400);
   });
 });

@@ -69,15 +69,15 @@ Deno.test("incremental: an unchanged rerun makes zero write requests; 3 changed 
     rows.push(["new1@ex.com", "N1", "Intern"], ["new2@ex.com", "N2", "Intern"]);
     await Deno.writeTextFile(csv, csvOf(rows));
     const dry = await runCli(["push", csv, "--campaign-id", "1", "--json", "--dry-run"], { env });
-    const { add, update, unchanged, delete: del, requests } = summaryOf(dry).planned as Record<
-      string,
-      unknown
-    >;
-    assert.deepEqual({ add, update, unchanged, delete: del, requests }, {
+    const { add, update, unchanged, delete: del, remove, resume, requests } = summaryOf(dry)
+      .planned as Record<string, unknown>;
+    assert.deepEqual({ add, update, unchanged, delete: del, remove, resume, requests }, {
       add: 2,
       update: 3,
       unchanged: 17,
       delete: 0,
+      remove: 0,
+      resume: 0,
       requests: { add: 1, update: 3, delete: 0 },
     });
     const mark = sb.requests.length;
@@ -354,13 +354,23 @@ Deno.test("verify compares the roster with the index; --repair aligns them", asy
       command: "verify",
       index: indexFile(dir, sb),
       campaign_id: 1,
+      source: "export",
+      export_fallback: null,
+      skipped_entries: 0,
       in_smartlead: 5,
       in_index: 5,
       missing_from_index: [],
       missing_from_smartlead: [],
       lead_id_mismatches: [],
+      field_drift: [],
+      fields_compared: 5,
+      fields_not_compared: 0,
+      fields_note: null,
+      status_mismatches: [],
       foreign: 0,
       repaired: false,
+      drift_marked: 0,
+      drift_note: null,
       exit_code: 0,
       error: null,
       hint: null,

@@ -83,6 +83,8 @@ Deno.test("the plan states each phase's requests and time at --rate, and names t
       update: 12,
       unchanged: 0,
       delete: 0,
+      remove: 0,
+      resume: 0,
       requests: { add: 1, update: 12, delete: 0 },
       estimated_ms: 13 * 60_000,
       update_via: "lead",
@@ -192,7 +194,8 @@ Deno.test("upgrading an index synced before field sets resends nothing, then cle
     const path = indexFile(dir, sb);
     const db = new DatabaseSync(path);
     db.exec(`drop index leads_without_field_set; alter table leads drop column field_set;
-      drop table field_sets; update meta set value = '2' where key = 'schema_version'`);
+      drop table field_sets; alter table leads drop column removed;
+      update meta set value = '2' where key = 'schema_version'`);
     db.close();
     const before = countRequests(sb);
     const r = await runCli(["push", csv, "--campaign-id", "1", "--json"], { env });

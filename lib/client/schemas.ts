@@ -14,23 +14,26 @@ export const CampaignSchema = z.looseObject({
 });
 export type Campaign = z.infer<typeof CampaignSchema>;
 
-/** One entry of `GET /campaigns/{id}/leads`. */
+/**
+ * One entry of `GET /campaigns/{id}/leads` that names a lead. `lead` and `lead.email` may be
+ * null (official CLI schema): such entries fail this schema and are skipped, not the page.
+ */
 export const RosterEntrySchema = z.looseObject({
   campaign_lead_map_id: numberish.nullish(),
   status: z.string().nullish(),
   lead: z.looseObject({
     id: numberish,
-    email: z.string(),
+    email: z.string().min(1),
   }),
 });
 export type RosterEntry = z.infer<typeof RosterEntrySchema>;
 
-/** A page of the campaign roster; `total_leads` arrives as a string. */
+/** A page of the campaign roster; `total_leads` arrives as a string; entries checked one by one. */
 export const RosterPageSchema = z.looseObject({
   total_leads: numberish.nullish(),
   offset: numberish.nullish(),
   limit: numberish.nullish(),
-  data: z.array(RosterEntrySchema),
+  data: z.array(z.unknown()),
 });
 export type RosterPage = z.infer<typeof RosterPageSchema>;
 
@@ -46,3 +49,12 @@ export const LeadLookupSchema = z.looseObject({
   ),
 });
 export type LeadLookup = z.infer<typeof LeadLookupSchema>;
+
+/** `GET /leads/?email=`: the lead and its campaigns; an unknown email answers `{}`. */
+export const LeadByEmailSchema = z.looseObject({
+  id: numberish.nullish(),
+  lead_campaign_data: z.array(z.looseObject({ campaign_id: numberish.nullish() })).nullish(),
+});
+
+/** `POST /campaigns/{cid}/leads/{id}` answers `{"ok":true}`. */
+export const OkSchema = z.looseObject({ ok: z.boolean().optional() });

@@ -27,8 +27,11 @@ import {
 import {
   type Campaign,
   CampaignSchema,
+  LeadByEmailSchema,
   LeadLookupSchema,
+  OkSchema,
   type RosterEntry,
+  RosterEntrySchema,
   RosterPageSchema,
 } from "./schemas.ts";
 import {
@@ -39,6 +42,7 @@ import {
   type LeadWrite,
   readAddAnswer,
 } from "./answers.ts";
+import { isStaleLeadIdAnswer } from "./stale_id.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
 /** The request budget when `--rate` is not given. */
@@ -85,8 +89,21 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Allow a plain `http://` base URL for a host other than loopback (the key goes in clear). */
   allowInsecureHttp?: boolean;
-  /** The most of an answer read before giving up (default 8 MB). */
+  /** The most of an answer read before giving up (default 8 MB); not for the export. */
   maxBodyBytes?: number;
+  /** How long `GET /campaigns/{id}/leads-export` may take, body included (default 600 s). */
+  exportTimeoutMs?: number;
+}
+
+/** What `POST /campaigns/{cid}/leads/{id}/<action>` does to a lead in the campaign. */
+export type LeadAction = "pause" | "resume" | "unsubscribe";
+
+/** The export could not be used; the caller pages the roster instead. */
+export class ExportUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "ExportUnavailable";
+  }
 }
 
 /** A non-2xx answer that retrying will not fix (400, 404, 422...). */
@@ -94,6 +111,11 @@ export class SmartleadRequestError extends SyncError {
   constructor(readonly status: number, readonly body: string, message: string) {
     super(message);
   }
+}
+
+/** Whether `e` is Smartlead saying that a lead id is not in the campaign (`stale_id.ts`). */
+export function isStaleLeadIdError(e: unknown): boolean {
+  return e instanceof SmartleadRequestError && isStaleLeadIdAnswer(e.status, tryJson(e.body));
 }
 
 interface Answer {
@@ -123,6 +145,8 @@ export class SmartleadClient {
   #backoffMaxMs: number;
   #debug: ((line: string) => void) | undefined;
   #sleep: Sleep;
+  #signal: AbortSignal | undefined;
+  #exportTimeoutMs: number;
 
   constructor(opts: ClientOptions) {
     this.#apiKey = opts.apiKey;
@@ -142,6 +166,8 @@ export class SmartleadClient {
     this.#backoffMaxMs = opts.backoffMaxMs ?? 30_000;
     this.#debug = opts.debug;
     this.#sleep = abortableSleep(opts.sleep ?? timerSleep(signal), signal);
+    this.#signal = signal;
+    this.#exportTimeoutMs = opts.exportTimeoutMs ?? 600_000;
   }
 
   /** `GET /campaigns/{id}`; a 404 or a body without `id` is `CampaignNotFoundError`. */
@@ -227,18 +253,105 @@ export class SmartleadClient {
     return { id: parsed.data.id, campaigns: data ? data.map((c) => c.campaign_id) : undefined };
   }
 
-  /** Pages through the campaign roster, 100 leads per request. */
-  async *roster(campaignId: number): AsyncGenerator<RosterEntry[]> {
+  /**
+   * Pages through the campaign roster, 100 entries per request. Entries without a lead or
+   * an email (`lead: null`, `lead.email: null`) are skipped and counted by `onSkipped`.
+   */
+  async *roster(
+    campaignId: number,
+    onSkipped?: (n: number) => void,
+  ): AsyncGenerator<RosterEntry[]> {
     const limit = 100;
     for (let offset = 0;; offset += limit) {
       const answer = await this.#request("GET", `/campaigns/${campaignId}/leads`, {
         query: { offset: String(offset), limit: String(limit) },
       });
       const page = parseOrThrow(RosterPageSchema, answer, "campaign leads");
-      if (page.data.length > 0) yield page.data;
+      const entries: RosterEntry[] = [];
+      for (const item of page.data) {
+        const entry = RosterEntrySchema.safeParse(item);
+        if (entry.success) entries.push(entry.data);
+      }
+      if (entries.length < page.data.length) onSkipped?.(page.data.length - entries.length);
+      if (entries.length > 0) yield entries;
       const total = page.total_leads ?? undefined;
       if (page.data.length < limit || (total !== undefined && offset + limit >= total)) return;
     }
+  }
+
+  /**
+   * `GET /campaigns/{id}/leads-export`: the whole campaign as CSV, streamed (no size cap,
+   * `exportTimeoutMs` for the whole body). One attempt: anything but a 2xx (or a refused key)
+   * is `ExportUnavailable`, and the caller pages the roster instead, which retries.
+   */
+  async openExport(campaignId: number): Promise<ReadableStream<Uint8Array>> {
+    const path = `/campaigns/${campaignId}/leads-export`;
+    const { real, shown } = this.#url(path);
+    await this.limiter.acquire();
+    this.requests++;
+    this.#debug?.(`→ GET ${shown}`);
+    const timeout = AbortSignal.timeout(this.#exportTimeoutMs);
+    const signal = this.#signal ? AbortSignal.any([timeout, this.#signal]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(real, {
+        method: "GET",
+        redirect: "manual",
+        headers: { "user-agent": `smartlead-sync/${VERSION}`, "accept": "text/csv" },
+        signal,
+      });
+    } catch (e) {
+      if (isPermissionDenied(e)) throw permissionError(this.#host.host, this.baseUrl);
+      const why = e instanceof DOMException && e.name === "TimeoutError"
+        ? `no answer within ${this.#exportTimeoutMs} ms`
+        : `network error: ${describeFetchFailure(e, this.#host)}`;
+      this.#debug?.(`← GET ${shown}: ${why}`);
+      throw new ExportUnavailable(why);
+    }
+    this.limiter.observe(res.headers);
+    this.#debug?.(`← ${res.status} GET ${shown} (${res.headers.get("content-type") ?? "?"})`);
+    if (res.ok && res.body !== null) return res.body;
+    const text = await readCapped(res, 64 * 1024).catch(() => "");
+    if (res.status >= 300 && res.status < 400) throw redirectError(res, real, `GET ${path}`);
+    if (res.status === 401 || res.status === 403) {
+      throw new AuthError(
+        `Smartlead refused the API key (HTTP ${res.status}${messageOf(tryJson(text), text)})`,
+        "check SMARTLEAD_API_KEY or --api-key, and that your plan has API access",
+      );
+    }
+    throw new ExportUnavailable(`HTTP ${res.status}${messageOf(tryJson(text), text)}`);
+  }
+
+  /**
+   * `POST /campaigns/{cid}/leads/{leadId}/pause|resume|unsubscribe`. A 2xx whose body says
+   * `ok: false` was not applied (`SmartleadRequestError`); a stale id throws one whose
+   * status and body `isStaleLeadIdAnswer` recognises.
+   */
+  async leadAction(campaignId: number, leadId: number, action: LeadAction): Promise<void> {
+    const path = `/campaigns/${campaignId}/leads/${leadId}/${action}`;
+    const answer = await this.#request("POST", path);
+    const ok = OkSchema.safeParse(answer.json);
+    if (ok.success && ok.data.ok === false) {
+      throw new SmartleadRequestError(
+        answer.status,
+        redact(answer.text),
+        `Smartlead did not ${action} lead ${leadId}${messageOf(answer.json, answer.text)}`,
+      );
+    }
+  }
+
+  /**
+   * `GET /leads/?email=`: the lead's id and the campaigns it is in, or null when Smartlead
+   * does not know the email (it answers `{}`).
+   */
+  async leadByEmail(email: string): Promise<{ id: number; campaignIds: number[] } | null> {
+    const answer = await this.#request("GET", "/leads/", { query: { email } });
+    const parsed = parseOrThrow(LeadByEmailSchema, answer, "lead by email");
+    if (parsed.id === null || parsed.id === undefined) return null;
+    const campaignIds = (parsed.lead_campaign_data ?? []).flatMap((c) =>
+      c.campaign_id === null || c.campaign_id === undefined ? [] : [c.campaign_id]
+    );
+    return { id: parsed.id, campaignIds };
   }
 
   /** The URL with the key in it, and the same URL fit to print. */
@@ -317,6 +430,14 @@ export class SmartleadClient {
         throw new AuthError(
           `Smartlead refused the API key (HTTP ${res.status}${messageOf(json, text)})`,
           "check SMARTLEAD_API_KEY or --api-key, and that your plan has API access",
+        );
+      }
+      if (res.status === 500 && isStaleLeadIdAnswer(res.status, json)) {
+        // A stale lead id, not an outage: retrying would answer the same.
+        throw new SmartleadRequestError(
+          res.status,
+          redact(text),
+          `Smartlead answered HTTP ${res.status} to ${method} ${path}${messageOf(json, text)}`,
         );
       }
       if (res.status === 429 || res.status >= 500) {

@@ -30,6 +30,9 @@ export function configTemplate(
     '  "rate": "10/2",',
     "  // incremental: only new or changed rows; full-refresh: every row again.",
     '  "mode": "incremental",',
+    "  // Leads absent from the input: ignore, pause (resumed when they come back),",
+    "  // unsubscribe (from this campaign) or delete (also from the account if in no other).",
+    '  "missing": "ignore",',
   ];
   if (opts.mapping) {
     lines.push("  // How the columns were mapped automatically:");

@@ -17,6 +17,30 @@ import { registerSecret, withoutCredentials } from "../redact.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
 import { inputOptions, resolveInputOptions } from "./input_options.ts";
 
+/** `--missing` actions (config `missing`). */
+const MISSING_ACTIONS = ["ignore", "pause", "unsubscribe", "delete"] as const;
+
+/**
+ * `--missing`, `--delete-missing` (its older name for `delete`) and the config's `missing`:
+ * the flags win over the file; both flags at once must agree.
+ */
+function missingAction(
+  flags: Record<string, unknown>,
+  config: Config,
+): (typeof MISSING_ACTIONS)[number] {
+  const flag = typeof flags.missing === "string" ? flags.missing : undefined;
+  if (flags.deleteMissing === true) {
+    if (flag !== undefined && flag !== "delete") {
+      throw new UsageError(
+        `--delete-missing and --missing ${flag} disagree: --delete-missing means --missing delete`,
+        "keep one of them",
+      );
+    }
+    return "delete";
+  }
+  return (flag ?? config.missing ?? "ignore") as (typeof MISSING_ACTIONS)[number];
+}
+
 const SETTINGS = [
   "ignore_global_block_list",
   "ignore_unsubscribe_list",
@@ -89,17 +113,22 @@ export const pushCommand = (ctx: CommandContext): Command =>
         "full-refresh",
       ]),
     )
-    .option(
-      "--delete-missing",
-      "also delete from the campaign indexed leads absent from this input",
+    .addOption(
+      new Option(
+        "--missing <action>",
+        "what happens to indexed leads absent from this input (default ignore; pause keeps " +
+          "their history and resumes them when they come back)",
+      ).choices(MISSING_ACTIONS),
     )
+    .option("--delete-missing", "the same as --missing delete")
     .option(
       "--max-deletes <N|P%>",
-      "stop before any write when the plan deletes more (default: 10% of the indexed leads, at most 1000)",
+      "stop before any write when the plan deletes, pauses or unsubscribes more " +
+        "(default: 10% of the indexed leads, at most 1000)",
     )
     .option(
       "--delete-foreign",
-      "with --delete-missing, also delete leads smartlead-sync did not add to the campaign",
+      "with --missing, also act on leads smartlead-sync did not add to the campaign",
     )
     .option(
       "--max-rejects <N|P%>",
@@ -133,7 +162,7 @@ Examples:
   smartlead-sync push leads.csv --campaign-id 123
   smartlead-sync push a.csv b.ndjson.gz --tags webinar,2026 --rejects rejects.ndjson
   psql -c "copy (select * from leads) to stdout csv header" | smartlead-sync push - --campaign-id 123
-  smartlead-sync push export.csv --mode full-refresh --delete-missing --dry-run
+  smartlead-sync push export.csv --missing pause --dry-run
   smartlead-sync push export.csv --mode full-refresh --delete-missing --max-deletes 250
 
 Cron (one run per index at a time; a second one exits 7):
@@ -276,7 +305,7 @@ export async function resolvePushOptions(
     rejectsPath: str("rejects") ?? config.rejects,
     dryRun: flags.dryRun === true,
     mode,
-    deleteMissing: flags.deleteMissing === true,
+    missing: missingAction(flags, config),
     deleteForeign: flags.deleteForeign === true,
     retryRejected: flags.retryRejected === true,
     updateVia: (str("updateVia") ?? config.update_via ?? "lead") as UpdateVia,

@@ -47,6 +47,18 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
         .choices(STALE_ID_ANSWERS),
     )
     .option("--max-custom-fields <n>", "custom fields per lead before a 400 (default 200)")
+    .addOption(
+      new Option(
+        "--export-custom-fields <how>",
+        "how leads-export writes custom fields: one JSON column (default) or a column each",
+      ).choices(["json", "columns"]),
+    )
+    .addOption(
+      new Option(
+        "--stale-lead-status <status>",
+        "what update/delete/pause/resume/unsubscribe answer for a lead not in the campaign (default 404)",
+      ).choices(["404", "500"]),
+    )
     .option("--json", "print {url, api_key, campaign_ids} as JSON on stdout when ready")
     .action(async (flags: Record<string, unknown>) => {
       const rateText = flags.rate as string | undefined;
@@ -81,6 +93,8 @@ export const sandboxCommand = (ctx: CommandContext): Command =>
         behaviour,
         latencyMs: intOption("--latency-ms", flags.latencyMs as string | undefined, 0, 600_000) ??
           0,
+        exportCustomFields: flags.exportCustomFields === "columns" ? "columns" : "json",
+        staleLeadStatus: flags.staleLeadStatus === "500" ? 500 : 404,
       }).catch((e) => {
         throw listenError(e, port);
       });

@@ -33,6 +33,8 @@ export const stateCommand = (ctx: CommandContext): Command =>
           schema_version: Number(store.getMeta("schema_version") ?? 0),
           leads: counts,
           total: counts.synced + counts.rejected + counts.pending,
+          /** Leads smartlead-sync paused or unsubscribed (`--missing`). */
+          removed: store.removedCounts(),
           size_bytes: (await Deno.stat(path)).size,
           last_run: last
             ? {
@@ -51,6 +53,11 @@ export const stateCommand = (ctx: CommandContext): Command =>
           `campaign ${info.campaign_id} at ${info.base_url}`,
           `leads: ${info.total} (synced ${counts.synced}, rejected ${counts.rejected}, pending ${counts.pending})`,
         ];
+        if (info.removed.paused + info.removed.unsubscribed > 0) {
+          lines.push(
+            `paused by smartlead-sync: ${info.removed.paused}, unsubscribed: ${info.removed.unsubscribed}`,
+          );
+        }
         if (info.last_run) {
           const s = info.last_run.summary as Record<string, number> | null;
           lines.push(

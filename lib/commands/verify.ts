@@ -1,7 +1,8 @@
 /**
- * `smartlead-sync verify`: pages the campaign roster and compares it with the index;
- * `--repair` brings the index in line with Smartlead. Exits 9 when they differ (and were
- * not repaired), 0 when they agree, like `git diff --exit-code`.
+ * `smartlead-sync verify`: reads the campaign (its export, else the roster page by page) and
+ * compares it with the index: membership, lead ids, field values and leads paused by this
+ * tool; `--repair` brings the index in line with Smartlead. Exits 9 when they differ (and
+ * were not repaired), 0 when they agree, like `git diff --exit-code`.
  */
 import { Command } from "commander";
 import { ExitCode, IndexDamagedError, UsageError } from "../errors.ts";
@@ -11,21 +12,24 @@ import { dirname, fileExists, resolveIndexPath } from "../index/paths.ts";
 import { IndexStore } from "../index/store.ts";
 import { environmentError } from "../os_errors.ts";
 import { fileError, makePrivateDir } from "../private_files.ts";
-import { normalizeEmail } from "../lead.ts";
+import {
+  agrees,
+  type CampaignComparison,
+  compareWithCampaign,
+  repairIndex,
+} from "../index/rebuild.ts";
+import { parseLimit } from "../pipeline/guard_rails.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 
-/** The differences between the roster and the index. */
-export interface VerifyReport {
-  in_smartlead: number;
-  in_index: number;
-  missing_from_index: string[];
-  missing_from_smartlead: string[];
-  lead_id_mismatches: Array<{ email: string; index: number | null; smartlead: number }>;
-  /** Synced leads in the index that this tool did not add (`--delete-missing` keeps them). */
-  foreign: number;
+/** The report: the comparison, and whether (and how far) the index was repaired. */
+export type VerifyReport = CampaignComparison & {
   repaired: boolean;
-}
+  /** Drifted leads marked for update on the next push (with `--repair`). */
+  drift_marked: number;
+  /** Why drift was not marked (over `--max-drift`). */
+  drift_note: string | null;
+};
 
 /**
  * The index to compare; with `--repair`, a damaged one is moved aside (kept, renamed
@@ -51,6 +55,11 @@ export const verifyCommand = (ctx: CommandContext): Command =>
       "--repair",
       "make the index agree with Smartlead (leads it did not add are kept as someone else's)",
     )
+    .option(
+      "--max-drift <N|P%>",
+      "with --repair, mark at most this many leads whose fields differ for update " +
+        "(default: half the compared leads, at least 20)",
+    )
     .option("--json", "print the report as JSON on stdout")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
     .action(async (flags: Record<string, unknown>) => {
@@ -59,6 +68,9 @@ export const verifyCommand = (ctx: CommandContext): Command =>
       const path = resolveIndexPath(opts.state, opts.baseUrl!, opts.campaignId);
       ctx.report = { index: path, campaign_id: opts.campaignId };
       const repair = flags.repair === true;
+      const maxDrift = typeof flags.maxDrift === "string"
+        ? parseLimit("--max-drift", flags.maxDrift)
+        : undefined;
       const exists = await fileExists(path);
       if (!exists && !repair) {
         throw new UsageError(
@@ -82,85 +94,37 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         throw e;
       }
       try {
-        const remote = new Map<string, number>();
-        for await (const page of client.roster(opts.campaignId)) {
-          for (const e of page) remote.set(normalizeEmail(e.lead.email), Number(e.lead.id));
+        const log = (line: string) => ctx.output.err(line + "\n");
+        const { report: compared, remote } = await compareWithCampaign(
+          client,
+          store,
+          opts.campaignId,
+          { log },
+        );
+        const clean = agrees(compared);
+        let driftMarked = 0;
+        let driftNote: string | null = null;
+        if (repair) {
+          const done = repairIndex(store, compared, remote, {
+            ...(maxDrift ? { maxDrift } : {}),
+          });
+          driftMarked = done.drift_marked;
+          driftNote = done.drift_note;
+          compared.foreign = done.foreign;
         }
         const report: VerifyReport = {
-          in_smartlead: remote.size,
-          in_index: 0,
-          missing_from_index: [],
-          missing_from_smartlead: [],
-          lead_id_mismatches: [],
-          foreign: 0,
-          repaired: false,
+          ...compared,
+          repaired: repair,
+          drift_marked: driftMarked,
+          drift_note: driftNote,
         };
-        const seen = new Set<string>();
-        const foreign = new Set<string>();
-        for (const lead of store.all()) {
-          if (lead.status !== "synced") continue;
-          report.in_index++;
-          if (lead.origin === "foreign") foreign.add(lead.email);
-          seen.add(lead.email);
-          const id = remote.get(lead.email);
-          if (id === undefined) report.missing_from_smartlead.push(lead.email);
-          else if (lead.lead_id !== null && Number(lead.lead_id) !== id) {
-            report.lead_id_mismatches.push({
-              email: lead.email,
-              index: Number(lead.lead_id),
-              smartlead: id,
-            });
-          }
-        }
-        for (const email of remote.keys()) {
-          if (!seen.has(email)) report.missing_from_index.push(email);
-        }
-        if (repair) {
-          // Leads only Smartlead has: known, but their payload is unknown (hash "?"), so the
-          // next push sends an update for them, which is what makes both sides agree. This
-          // tool did not add them, so --delete-missing leaves them alone (unless
-          // --delete-foreign): an index rebuilt from the campaign deletes nothing by itself.
-          store.record(
-            report.missing_from_index.map((email) => ({
-              email,
-              hash: "?",
-              status: "synced" as const,
-              leadId: remote.get(email)!,
-              origin: "foreign" as const,
-            })),
-          );
-          for (const email of report.missing_from_index) foreign.add(email);
-          for (const email of report.missing_from_smartlead) foreign.delete(email);
-          store.forget(report.missing_from_smartlead);
-          store.setLeadIds([...remote.entries()]);
-          report.repaired = true;
-        }
-        report.foreign = foreign.size;
-        const clean = report.missing_from_index.length === 0 &&
-          report.missing_from_smartlead.length === 0 && report.lead_id_mismatches.length === 0;
         ctx.report = { ...ctx.report, ...report };
         if (!flags.json) {
-          const lines = [
-            `Smartlead: ${report.in_smartlead} leads in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
-            `in Smartlead but not in the index: ${report.missing_from_index.length}`,
-            ...report.missing_from_index.slice(0, 20).map((e) => `  ${e}`),
-            `in the index but not in Smartlead: ${report.missing_from_smartlead.length}`,
-            ...report.missing_from_smartlead.slice(0, 20).map((e) => `  ${e}`),
-            `lead id mismatches: ${report.lead_id_mismatches.length}`,
-            ...(report.foreign
-              ? [
-                `not added by smartlead-sync: ${report.foreign} (--delete-missing keeps them unless --delete-foreign)`,
-              ]
-              : []),
-            clean
-              ? "the index agrees with Smartlead"
-              : repair
-              ? "repaired: the index now agrees with Smartlead"
-              : "they differ (exit 9): run verify --repair to fix the index",
-          ];
-          ctx.output.err(lines.join("\n") + "\n");
+          ctx.output.err(humanLines(report, opts.campaignId).join("\n") + "\n");
         }
-        ctx.exitCode = clean || repair ? ExitCode.ok : ExitCode.verifyDiffers;
+        ctx.exitCode = clean || (repair && driftNote === null)
+          ? ExitCode.ok
+          : ExitCode.verifyDiffers;
       } catch (e) {
         throw environmentError(e, path) ?? e;
       } finally {
@@ -168,3 +132,52 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         lock?.release();
       }
     });
+
+/** The report for people (stderr). */
+function humanLines(r: VerifyReport, campaignId: number): string[] {
+  const list = (emails: readonly string[]) => emails.slice(0, 20).map((e) => `  ${e}`);
+  const read = r.source === "export"
+    ? "read from the campaign export"
+    : `read page by page (the export could not be used: ${r.export_fallback})`;
+  const lines = [
+    `Smartlead: ${r.in_smartlead} leads in campaign ${campaignId} (${read}` +
+    `${
+      r.skipped_entries ? `; ${r.skipped_entries} entries without a lead or email skipped` : ""
+    }); ` +
+    `index: ${r.in_index} synced`,
+    `in Smartlead but not in the index: ${r.missing_from_index.length}`,
+    ...list(r.missing_from_index),
+    `in the index but not in Smartlead: ${r.missing_from_smartlead.length}`,
+    ...list(r.missing_from_smartlead),
+    `lead id mismatches: ${r.lead_id_mismatches.length}`,
+    `field values differ (edited in Smartlead?): ${r.field_drift.length} of ${r.fields_compared} compared` +
+    (r.fields_not_compared
+      ? ` (${r.fields_not_compared} not compared${r.fields_note ? `: ${r.fields_note}` : ""})`
+      : ""),
+    ...list(r.field_drift),
+    ...(r.status_mismatches.length
+      ? [
+        `paused by smartlead-sync but not paused in Smartlead: ${r.status_mismatches.length}`,
+        ...list(r.status_mismatches.map((m) => `${m.email} (${m.smartlead})`)),
+      ]
+      : []),
+    ...(r.foreign
+      ? [
+        `not added by smartlead-sync: ${r.foreign} (--missing keeps them unless --delete-foreign)`,
+      ]
+      : []),
+  ];
+  if (r.drift_note) lines.push(`field drift: ${r.drift_note} (raise --max-drift to mark them)`);
+  lines.push(
+    agrees(r)
+      ? "the index agrees with Smartlead"
+      : r.repaired
+      ? `repaired: the index now agrees with Smartlead${
+        r.drift_marked
+          ? `; ${r.drift_marked} leads whose fields differ are updated on the next push`
+          : ""
+      }`
+      : "they differ (exit 9): run verify --repair to fix the index",
+  );
+  return lines;
+}

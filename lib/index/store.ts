@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 import { environmentError } from "../os_errors.ts";
 import { openIndex } from "./open.ts";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export type LeadStatus = "synced" | "rejected" | "pending";
 
@@ -21,6 +21,16 @@ export type LeadStatus = "synced" | "rejected" | "pending";
  * `verify --repair`, or already in the campaign when this tool first sent it).
  */
 export type LeadOrigin = "tool" | "foreign";
+
+/**
+ * What this tool did to a lead that left the input without deleting it: `paused` (resumed
+ * when it comes back) or `unsubscribed` (from the campaign; there is no way back through the
+ * API). Null: neither. Leads paused or unsubscribed by someone else are not marked.
+ */
+export type LeadRemoval = "paused" | "unsubscribed";
+
+/** What `--missing` does to synced leads absent from the input. */
+export type MissingAction = "ignore" | "pause" | "unsubscribe" | "delete";
 
 /** A staged row, as it will be sent. */
 export interface StagedLead {
@@ -48,6 +58,8 @@ export interface IndexedLead {
   first_synced_at: number | null;
   last_synced_at: number | null;
   origin: LeadOrigin;
+  /** Paused or unsubscribed by this tool (null: neither). */
+  removed: LeadRemoval | null;
 }
 
 /** Counts per plan category. */
@@ -57,6 +69,10 @@ export interface PlanCounts {
   unchanged: number;
   skippedRejected: number;
   delete: number;
+  /** Leads `--missing pause|unsubscribe|delete` acts on (equal to `delete` for deletes). */
+  remove: number;
+  /** Leads this tool paused that are in the input again: resumed. */
+  resume: number;
 }
 
 export type PlanKind = "add" | "update";
@@ -91,6 +107,8 @@ export const MIGRATIONS: string[] = [
   `create table if not exists field_sets(id integer primary key, names text not null unique);
    alter table leads add column field_set integer;
    create index if not exists leads_without_field_set on leads(email) where field_set is null;`,
+  // 4 (--missing): leads this tool paused or unsubscribed; null for every lead before.
+  `alter table leads add column removed text check (removed in ('paused','unsubscribed'));`,
 ];
 
 /** The leads table's columns other than origin, qualified by the alias `l`. */
@@ -145,6 +163,8 @@ export class IndexStore {
   /** field_sets, both ways, as far as this run has used them. */
   #setNames = new Map<number, string>();
   #setIds = new Map<string, number>();
+  /** SQL for a lead's removal: a read-only index before schema 3 has none (all null). */
+  #removed = "l.removed";
   #staged = 0;
   /** No rows were staged since duplicates were last collapsed (and the email index made). */
   #folded = false;
@@ -172,6 +192,7 @@ export class IndexStore {
     }
     if (this.readOnly && !this.#hasColumn("leads", "origin")) this.#origin = "'tool'";
     if (this.readOnly && !this.#hasColumn("leads", "field_set")) this.#fieldSet = "null";
+    if (this.readOnly && !this.#hasColumn("leads", "removed")) this.#removed = "null";
     // The run's staging layout: run_staged, append-only in input order (seq is the rowid);
     // run_plan, the action of each staged row keyed by (action, seq); run_rows, a view
     // joining them (action null until planned); run_keep, see keep().
@@ -307,7 +328,9 @@ export class IndexStore {
     opts: {
       fullRefresh: boolean;
       retryRejected: boolean;
-      deleteMissing: boolean;
+      /** The same as `missing: "delete"`. */
+      deleteMissing?: boolean;
+      missing?: MissingAction;
       deleteForeign?: boolean;
     },
   ): PlanCounts {
@@ -337,7 +360,15 @@ export class IndexStore {
       this.db.exec("rollback");
       throw e;
     }
-    const counts: PlanCounts = { add: 0, update: 0, unchanged: 0, skippedRejected: 0, delete: 0 };
+    const counts: PlanCounts = {
+      add: 0,
+      update: 0,
+      unchanged: 0,
+      skippedRejected: 0,
+      delete: 0,
+      remove: 0,
+      resume: 0,
+    };
     for (
       const r of this.db.prepare("select action, count(*) as n from run_plan group by action").all()
     ) {
@@ -347,9 +378,12 @@ export class IndexStore {
       else if (action === "unchanged") counts.unchanged = n;
       else if (action === "skip_rejected") counts.skippedRejected = n;
     }
-    if (opts.deleteMissing) {
-      counts.delete = this.missing({ foreign: opts.deleteForeign ?? false }).length;
+    const action = opts.missing ?? (opts.deleteMissing ? "delete" : "ignore");
+    if (action !== "ignore") {
+      counts.remove = this.missing({ foreign: opts.deleteForeign ?? false, action }).length;
+      if (action === "delete") counts.delete = counts.remove;
     }
+    counts.resume = this.pausedInInput().length;
     return counts;
   }
 
@@ -373,15 +407,94 @@ export class IndexStore {
 
   /**
    * Synced leads in the index that this run's input does not contain, in email order;
-   * only those this tool added unless `foreign` (then every origin).
+   * only those this tool added unless `foreign` (then every origin). For `pause`, leads
+   * this tool already paused or unsubscribed are left out; for `unsubscribe`, those it
+   * already unsubscribed; `delete` (the default) takes them all.
    */
-  missing(opts: { foreign: boolean }): IndexedLead[] {
+  missing(opts: { foreign: boolean; action?: MissingAction }): IndexedLead[] {
+    const action = opts.action ?? "delete";
+    const removed = action === "pause"
+      ? `and ${this.#removed} is null`
+      : action === "unsubscribe"
+      ? `and (${this.#removed} is null or ${this.#removed} <> 'unsubscribed')`
+      : "";
     return this.db.prepare(
-      `select ${LEAD_COLUMNS}, ${this.#origin} as origin from main.leads l
+      `select ${this.#columns} from main.leads l
        where l.status = 'synced' and (${opts.foreign ? 1 : 0} or ${this.#origin} = 'tool')
+       ${removed}
        and not exists (select 1 from run_rows r where r.email = l.email)
        and not exists (select 1 from run_keep k where k.email = l.email) order by l.email`,
     ).all() as unknown as IndexedLead[];
+  }
+
+  /** Every column of an indexed lead, for `select ... from leads l`. */
+  get #columns(): string {
+    return `${LEAD_COLUMNS}, ${this.#origin} as origin, ${this.#removed} as removed`;
+  }
+
+  /** Synced leads this tool paused that are in this run's input (valid rows): to resume. */
+  pausedInInput(): IndexedLead[] {
+    return this.db.prepare(
+      `select ${this.#columns} from main.leads l
+       where l.status = 'synced' and ${this.#removed} = 'paused'
+       and exists (select 1 from run_rows r where r.email = l.email) order by l.email`,
+    ).all() as unknown as IndexedLead[];
+  }
+
+  /** How many leads this tool unsubscribed are in this run's input (they stay unsubscribed). */
+  unsubscribedInInput(): number {
+    return (this.db.prepare(
+      `select count(*) as n from main.leads l where ${this.#removed} = 'unsubscribed'
+       and exists (select 1 from run_rows r where r.email = l.email)`,
+    ).get() as { n: number }).n;
+  }
+
+  /** Records that this tool paused or unsubscribed these leads (null: neither any more). */
+  setRemoved(emails: readonly string[], removed: LeadRemoval | null): void {
+    if (emails.length === 0) return;
+    this.db.exec("begin immediate");
+    try {
+      this.#stmt(
+        "update leads set removed = ?, updated_at = ? where email in (select value from json_each(?))",
+      ).run(removed, Date.now(), JSON.stringify(emails));
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
+  }
+
+  /**
+   * Leads of this run found gone from the campaign (a stale id): forgotten by the index and
+   * planned as adds. Returns how many had each action before, so the caller can move its
+   * counts.
+   */
+  replanAsAdd(emails: readonly string[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (emails.length === 0) return out;
+    const list = JSON.stringify(emails);
+    this.db.exec("begin immediate");
+    try {
+      for (
+        const r of this.db.prepare(
+          `select p.action, count(*) as n from run_staged s join run_plan p on p.seq = s.seq
+           where s.email in (select value from json_each(?)) group by p.action`,
+        ).all(list)
+      ) {
+        const { action, n } = r as { action: string; n: number };
+        out[action] = n;
+      }
+      this.db.prepare(
+        `update run_plan set action = 'add' where action <> 'add' and seq in
+           (select seq from run_staged where email in (select value from json_each(?)))`,
+      ).run(list);
+      this.#stmt("delete from leads where email in (select value from json_each(?))").run(list);
+      this.db.exec("commit");
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
+    return out;
   }
 
   /** How many synced leads absent from this run's input were not added by this tool. */
@@ -471,6 +584,26 @@ export class IndexStore {
     return Number(r.changes);
   }
 
+  /**
+   * Sets the hash of synced leads to that of their data in Smartlead (`verify --repair` on
+   * drift): a lead edited in Smartlead then differs from the input, and is updated next push.
+   */
+  setHashes(pairs: ReadonlyArray<[email: string, hash: string]>): number {
+    if (pairs.length === 0) return 0;
+    this.db.exec("begin immediate");
+    try {
+      const r = this.#stmt(
+        `update leads set hash = j.value->>1, updated_at = ? from json_each(?) j
+         where leads.email = j.value->>0 and leads.status = 'synced'`,
+      ).run(Date.now(), JSON.stringify(pairs));
+      this.db.exec("commit");
+      return Number(r.changes);
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
+    }
+  }
+
   /** Removes emails from the index (after a delete, or for full-refresh's mirror). */
   forget(emails: readonly string[]): void {
     if (emails.length === 0) return;
@@ -481,12 +614,16 @@ export class IndexStore {
     this.db.exec("commit");
   }
 
-  /** After a complete full refresh: drops index entries that are not in this run. */
+  /**
+   * After a complete full refresh: drops index entries that are not in this run, except
+   * leads this tool paused or unsubscribed (still in the campaign, resumed if they return).
+   */
   forgetAbsent(): number {
     this.db.exec("begin immediate");
     const r = this.db.prepare(
       `delete from leads where not exists (select 1 from run_rows r where r.email = leads.email)
-       and not exists (select 1 from run_keep k where k.email = leads.email)`,
+       and not exists (select 1 from run_keep k where k.email = leads.email)
+       and leads.removed is null`,
     ).run();
     this.db.exec("commit");
     return Number(r.changes);
@@ -565,20 +702,37 @@ export class IndexStore {
   }
 
   lookup(email: string): IndexedLead | undefined {
-    return this.#stmt(
-      `select ${LEAD_COLUMNS}, ${this.#origin} as origin from leads l where email = ?`,
-    ).get(email) as unknown as IndexedLead | undefined;
+    return this.#stmt(`select ${this.#columns} from leads l where email = ?`).get(email) as
+      | IndexedLead
+      | undefined;
   }
 
   /** Every indexed lead, ordered by email. */
   *all(): Generator<IndexedLead> {
     for (
-      const row of this.db.prepare(
-        `select ${LEAD_COLUMNS}, ${this.#origin} as origin from leads l order by email`,
-      ).iterate()
+      const row of this.db.prepare(`select ${this.#columns} from leads l order by email`)
+        .iterate()
     ) {
       yield row as unknown as IndexedLead;
     }
+  }
+
+  /** How many synced leads this tool paused, and unsubscribed (`--missing`). */
+  removedCounts(): Record<LeadRemoval, number> {
+    const out: Record<LeadRemoval, number> = { paused: 0, unsubscribed: 0 };
+    try {
+      for (
+        const r of this.db.prepare(
+          `select ${this.#removed} as removed, count(*) as n from leads l
+           where ${this.#removed} is not null group by 1`,
+        ).all()
+      ) {
+        out[(r as { removed: LeadRemoval }).removed] = Number((r as { n: number }).n);
+      }
+    } catch {
+      // an index without tables yet
+    }
+    return out;
   }
 
   /** Counts per status. */

@@ -1,7 +1,7 @@
 /**
  * Guard rails: checks between planning and the first write that stop a run whose input or
- * plan looks like a mistake (an empty or unreadable export, a mirror that would delete
- * much of the campaign). Each says what it saw and how to allow it.
+ * plan looks like a mistake (an empty or unreadable export, a mirror that would delete, pause
+ * or unsubscribe much of the campaign). Each says what it saw and how to allow it.
  */
 import { ExitCode, SyncError, UsageError } from "../errors.ts";
 
@@ -40,10 +40,21 @@ export function formatLimit(limit: Limit): string {
 export const DEFAULT_MAX_DELETE_SHARE = 10;
 export const DEFAULT_MAX_DELETES = 1000;
 
-/** The plan deletes more leads than `--max-deletes` (or its default) allows. */
+/**
+ * The plan removes (deletes, pauses or unsubscribes) more leads than `--max-deletes` (or its
+ * default) allows.
+ */
 export class DeleteLimitError extends SyncError {
   override readonly exitCode = ExitCode.deleteLimit;
 }
+
+/** What `--missing` does to a lead, as the messages word it. */
+export type RemovalAction = "delete" | "pause" | "unsubscribe";
+const VERB: Record<RemovalAction, [third: string, plural: string]> = {
+  delete: ["deletes", "deletes"],
+  pause: ["pauses", "pauses"],
+  unsubscribe: ["unsubscribes", "unsubscribes"],
+};
 
 const n = (x: number) => x.toLocaleString("en-US");
 const share = (part: number, whole: number) =>
@@ -51,9 +62,15 @@ const share = (part: number, whole: number) =>
 
 /**
  * Throws `DeleteLimitError` when `deletes` of `indexed` synced leads exceed the limit.
- * Without a limit: more than 10% of the indexed leads, or more than 1,000.
+ * Without a limit: more than 10% of the indexed leads, or more than 1,000. The same limit
+ * (`--max-deletes`) holds for every removal: delete, pause, unsubscribe.
  */
-export function checkDeletes(deletes: number, indexed: number, limit: Limit | undefined): void {
+export function checkDeletes(
+  deletes: number,
+  indexed: number,
+  limit: Limit | undefined,
+  action: RemovalAction = "delete",
+): void {
   if (deletes === 0) return;
   const max = limit === undefined
     ? Math.min(DEFAULT_MAX_DELETES, allowed({ percent: DEFAULT_MAX_DELETE_SHARE }, indexed))
@@ -67,10 +84,12 @@ export function checkDeletes(deletes: number, indexed: number, limit: Limit | un
   // The smallest whole percentage that allows them (integer arithmetic: no 7.000001%).
   const pct = indexed === 0 ? 100 : Math.min(100, Math.ceil((deletes * 100) / indexed));
   throw new DeleteLimitError(
-    `the plan deletes ${n(deletes)} of ${n(indexed)} indexed leads (${
+    `the plan ${VERB[action][0]} ${n(deletes)} of ${n(indexed)} indexed leads (${
       share(deletes, indexed)
     }); ${rule}; nothing was written`,
-    `check the input (the leads are listed with --dry-run); if these deletes are intended, ` +
+    `check the input (the leads are listed with --dry-run); if these ${
+      VERB[action][1]
+    } are intended, ` +
       `run again with --max-deletes ${deletes} (or --max-deletes ${pct}%)`,
   );
 }
@@ -100,13 +119,21 @@ export function checkRejects(
   );
 }
 
-/** An input without a valid row never mirrors: every indexed lead would look gone. */
+/**
+ * An input without a valid row never mirrors: every indexed lead would look gone (and be
+ * deleted, paused or unsubscribed by `--missing`, or forgotten by a full refresh).
+ */
 export function checkMirror(
   valid: number,
-  opts: { deleteMissing: boolean; fullRefresh: boolean },
+  opts: { deleteMissing?: boolean; missing?: RemovalAction | "ignore"; fullRefresh: boolean },
 ): void {
-  if (valid > 0 || (!opts.deleteMissing && !opts.fullRefresh)) return;
-  const what = opts.deleteMissing ? "--delete-missing" : "--mode full-refresh";
+  const missing = opts.missing ?? (opts.deleteMissing ? "delete" : "ignore");
+  if (valid > 0 || (missing === "ignore" && !opts.fullRefresh)) return;
+  const what = missing === "delete"
+    ? "--delete-missing"
+    : missing !== "ignore"
+    ? `--missing ${missing}`
+    : "--mode full-refresh";
   throw new UsageError(
     `the input has no valid row, so ${what} would treat every indexed lead as gone; nothing was written`,
     "check the input; to empty a campaign, delete its leads in Smartlead",

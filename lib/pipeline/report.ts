@@ -33,6 +33,21 @@ export interface Summary {
   /** Dry runs and runs stopped by the deletion limit: the leads the plan deletes. */
   would_delete?: string[];
   would_delete_count?: number;
+  /** What `--missing` does to indexed leads absent from the input. */
+  missing: "ignore" | "pause" | "unsubscribe" | "delete";
+  /** Leads this run paused, unsubscribed (`--missing`) and resumed (paused ones back). */
+  paused: number;
+  unsubscribed: number;
+  resumed: number;
+  /** Leads a pause, unsubscribe or resume found gone from the campaign (stale ids). */
+  already_gone: number;
+  /** Pauses, unsubscribes and resumes Smartlead refused; tried again next run. */
+  not_removed: number;
+  /** Leads this tool unsubscribed that are in the input again: they stay unsubscribed. */
+  still_unsubscribed: number;
+  /** Dry runs and runs stopped by the limit: the leads `--missing` acts on (any action). */
+  would_remove?: string[];
+  would_remove_count?: number;
   requests: number;
   retries: number;
   rate_limit_wait_ms: number;
@@ -41,8 +56,18 @@ export interface Summary {
   /** Leads whose outcome was read from the campaign, the answer not saying. */
   confirmed: number;
   smartlead: Record<string, number>;
-  /** The plan, and once planned what it costs (`requests`, `estimated_ms`, `cheaper`...). */
-  planned: { add: number; update: number; unchanged: number; delete: number } & Partial<PlanCost>;
+  /**
+   * The plan, and once planned what it costs (`requests`, `estimated_ms`, `cheaper`...).
+   * `remove`: the leads `--missing` acts on (`delete` too when it deletes); `resume`.
+   */
+  planned: {
+    add: number;
+    update: number;
+    unchanged: number;
+    delete: number;
+    remove: number;
+    resume: number;
+  } & Partial<PlanCost>;
   rejects_file: string | null;
   index: string | null;
   duration_ms: number;
@@ -88,6 +113,13 @@ export function buildSummary(
     rejected_by_smartlead: stats.rejectedBySmartlead,
     not_sent: stats.planned ? stats.plannedAdds + stats.plannedUpdates - outcomes : valid,
     kept_foreign: stats.keptForeign,
+    missing: stats.missing,
+    paused: stats.paused,
+    unsubscribed: stats.unsubscribed,
+    resumed: stats.resumed,
+    already_gone: stats.alreadyGone,
+    not_removed: stats.notRemoved,
+    still_unsubscribed: stats.stillUnsubscribed,
     requests: info.requests,
     retries: info.retries,
     rate_limit_wait_ms: Math.round(info.waitedMs),
@@ -99,6 +131,8 @@ export function buildSummary(
       update: stats.plannedUpdates,
       unchanged: stats.unchanged,
       delete: stats.plannedDeletes,
+      remove: stats.plannedRemoves,
+      resume: stats.plannedResumes,
       ...stats.cost,
     },
     rejects_file: info.rejectsPath ?? null,
@@ -109,6 +143,10 @@ export function buildSummary(
   if (stats.wouldDelete !== undefined) {
     s.would_delete = stats.wouldDelete.slice(0, WOULD_DELETE_SHOWN);
     s.would_delete_count = stats.wouldDelete.length;
+  }
+  if (stats.wouldRemove !== undefined) {
+    s.would_remove = stats.wouldRemove.slice(0, WOULD_DELETE_SHOWN);
+    s.would_remove_count = stats.wouldRemove.length;
   }
   if (info.error !== undefined) s.error = info.error;
   if (stats.batches.length > 0) s.batches = stats.batches;
@@ -138,13 +176,19 @@ export function formatSummary(s: Summary, verbose = false): string[] {
   const kept = s.kept_foreign
     ? `, ${s.dry_run ? "keep" : "kept"} ${
       n(s.kept_foreign)
-    } absent but not added by smartlead-sync (--delete-foreign deletes them)`
+    } absent but not added by smartlead-sync (--delete-foreign ${
+      s.missing === "delete" ? "deletes" : "includes"
+    } them)`
     : "";
+  const verb = { pause: "pause", unsubscribe: "unsubscribe", delete: "delete", ignore: "" }[
+    s.missing
+  ];
   if (s.dry_run) {
     lines.push(
       `would add ${n(s.planned.add)}, update ${n(s.planned.update)}, leave ${
         n(s.planned.unchanged)
-      } unchanged${s.planned.delete ? `, delete ${n(s.planned.delete)}` : ""}` +
+      } unchanged${s.planned.remove ? `, ${verb} ${n(s.planned.remove)}` : ""}` +
+        (s.planned.resume ? `, resume ${n(s.planned.resume)}` : "") +
         (s.skipped_rejected ? `, skip ${n(s.skipped_rejected)} refused before` : "") + kept,
     );
     if (s.planned.requests && s.planned.rate && s.planned.update_via) {
@@ -154,6 +198,11 @@ export function formatSummary(s: Summary, verbose = false): string[] {
     lines.push(
       `added ${n(s.added)}, updated ${n(s.updated)}, unchanged ${n(s.unchanged)}` +
         (s.deleted ? `, deleted ${n(s.deleted)}` : "") +
+        (s.paused ? `, paused ${n(s.paused)}` : "") +
+        (s.unsubscribed ? `, unsubscribed ${n(s.unsubscribed)}` : "") +
+        (s.resumed ? `, resumed ${n(s.resumed)}` : "") +
+        (s.already_gone ? `, ${n(s.already_gone)} already gone from the campaign` : "") +
+        (s.not_removed ? `, ${n(s.not_removed)} not paused/unsubscribed/resumed (see above)` : "") +
         (s.rejected_by_smartlead ? `, refused by Smartlead ${n(s.rejected_by_smartlead)}` : "") +
         (s.failed ? `, not confirmed ${n(s.failed)} (sent again next run)` : "") +
         (s.skipped_rejected ? `, skipped ${n(s.skipped_rejected)} refused before` : "") +

@@ -14,9 +14,9 @@ import {
   type SmartleadClient,
   SmartleadRequestError,
 } from "../client/smartlead.ts";
+import { readRoster, type RosterInfo } from "../client/roster.ts";
 import { CreditsExhaustedError, UnavailableError, UsageError } from "../errors.ts";
 import type { IndexStore, LeadOrigin, LeadStatus, StagedLead } from "../index/store.ts";
-import { normalizeEmail } from "../lead.ts";
 import { clip } from "../redact.ts";
 import { decideAdd, type Verdict } from "./add_outcome.ts";
 import { fieldNamesOf, withClears } from "./clearing.ts";
@@ -70,6 +70,8 @@ export interface SenderOptions {
   batchSize?: number;
   /** Lines for people. */
   log?: (line: string) => void;
+  /** The run's stop signal (ends a long campaign export). */
+  signal?: AbortSignal;
 }
 
 /** Smartlead's message out of a refusal, escaped and shortened, for a reason. */
@@ -419,12 +421,22 @@ export class Sender {
     });
   }
 
-  /** Fills lead ids from the campaign roster (once per run, shared by concurrent callers). */
+  /**
+   * Fills lead ids from the campaign (once per run, shared by concurrent callers): its
+   * export in one request, else the roster page by page (`lib/client/roster.ts`).
+   */
   loadRoster(): Promise<number> {
     this.#roster ??= (async () => {
       let n = 0;
-      for await (const page of this.#o.client.roster(this.#o.campaignId)) {
-        n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
+      const info: RosterInfo = { source: "export", skipped: 0, unreadable: 0 };
+      const { client, campaignId, store, log, signal } = this.#o;
+      for await (
+        const batch of readRoster(client, campaignId, info, {
+          ...(log ? { log } : {}),
+          ...(signal ? { signal } : {}),
+        })
+      ) {
+        n += store.setLeadIds(batch.map((l) => [l.email, l.leadId]));
       }
       return n;
     })();

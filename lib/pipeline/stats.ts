@@ -29,6 +29,23 @@ export class RunStats {
   keptForeign = 0;
   /** The leads a dry run (or a run stopped by the deletion limit) would delete. */
   wouldDelete: string[] | undefined = undefined;
+  /** What `--missing` does to absent leads. */
+  missing: "ignore" | "pause" | "unsubscribe" | "delete" = "ignore";
+  /** Leads paused, unsubscribed and resumed by this run. */
+  paused = 0;
+  unsubscribed = 0;
+  resumed = 0;
+  /** Leads a pause, unsubscribe or resume found gone from the campaign (forgotten). */
+  alreadyGone = 0;
+  /** Pauses, unsubscribes and resumes Smartlead refused (tried again next run). */
+  notRemoved = 0;
+  /** Planned by `--missing` (any action, deletes included), and resumes planned. */
+  plannedRemoves = 0;
+  plannedResumes = 0;
+  /** The leads a dry run (or a run stopped by the removal limit) would pause, unsubscribe or delete. */
+  wouldRemove: string[] | undefined = undefined;
+  /** Leads this tool unsubscribed that are in the input again (they stay unsubscribed). */
+  stillUnsubscribed = 0;
   /** Every numeric counter of the add-leads answers, summed. */
   smartlead: Record<string, number> = {};
   /** Per-batch counters, kept for `--verbose`. */

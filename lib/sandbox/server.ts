@@ -12,12 +12,14 @@ import {
 } from "./behaviour.ts";
 import { type Fault, FaultBook, type FaultRule, parseFaultRule, RateWindow } from "./faults.ts";
 import { DropProxy } from "./proxy.ts";
-import { type SandboxLead, SandboxState, TEXT_FIELDS } from "./state.ts";
+import { exportCsv, type ExportCustomFields, leadJson, rosterEntries } from "./export.ts";
+import { type LeadAction, SandboxState } from "./state.ts";
 import { badRequest, queryInt, validateAddBody, validateLeadBody } from "./validate.ts";
 
 export type { Fault, FaultRule } from "./faults.ts";
 export type { Behaviour } from "./behaviour.ts";
-export { type SandboxLead, SandboxState } from "./state.ts";
+export { type ExportCustomFields, leadJson } from "./export.ts";
+export { type LeadEdit, type SandboxLead, SandboxState } from "./state.ts";
 
 export interface SandboxOptions {
   /** Default 0 (ephemeral). */
@@ -46,6 +48,17 @@ export interface SandboxOptions {
    */
   keepAlive?: boolean;
   log?: (line: string) => void;
+  /**
+   * How `GET /campaigns/{id}/leads-export` writes custom fields: `json` (default), one JSON
+   * object in a `custom_fields` column; `columns`, one column per custom field.
+   */
+  exportCustomFields?: ExportCustomFields;
+  /**
+   * What update, delete, pause, resume and unsubscribe answer for a lead id that is not in
+   * the campaign: 404 `{"error":"Lead not found"}` (default), or 500
+   * `{"error":"Invalid lead id"}` as Smartlead documents on sibling routes.
+   */
+  staleLeadStatus?: 404 | 500;
 }
 
 export interface RecordedRequest {
@@ -118,15 +131,6 @@ export function redactPath(url: URL): string {
   return url.pathname + url.search.replace(/([?&]api_key=)[^&]*/g, "$1***");
 }
 
-/** A lead as the API shows it: every field present, null when never set. */
-export function leadJson(lead: SandboxLead): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: lead.id, email: lead.email };
-  for (const field of TEXT_FIELDS) out[field] = lead[field] ?? null;
-  out.custom_fields = { ...lead.custom_fields };
-  out.created_at = lead.created_at;
-  return out;
-}
-
 function faultResponse(fault: Extract<Fault, { kind: "status" }>): Response {
   const body = fault.body ?? JSON.stringify({ message: STATUS_TEXT[fault.status] ?? "Error" });
   const type = /^\s*[[{]/.test(body) ? "application/json; charset=utf-8" : "text/plain";
@@ -161,6 +165,7 @@ function route(
   url: URL,
   body: { value?: unknown; ok: boolean },
   behaviour: Behaviour,
+  opts: { exportCustomFields: ExportCustomFields; staleLeadStatus: 404 | 500 },
 ): Response {
   const parts = url.pathname.slice(BASE.length).split("/").filter((p) => p !== "");
   if (parts[0] === "leads" && parts.length === 1 && method === "GET") {
@@ -177,14 +182,18 @@ function route(
     }));
     return json(200, { ...leadJson(lead), lead_campaign_data });
   }
-  if (parts[0] !== "campaigns" || parts.length < 2 || parts.length > 4) return notFound();
-  if (parts.length >= 3 && parts[2] !== "leads") return notFound();
+  if (parts[0] !== "campaigns" || parts.length < 2 || parts.length > 5) return notFound();
+  const exporting = parts.length === 3 && parts[2] === "leads-export";
+  if (parts.length >= 3 && parts[2] !== "leads" && !exporting) return notFound();
+  if (parts.length === 5 && !["pause", "resume", "unsubscribe"].includes(parts[4]!)) {
+    return notFound();
+  }
   const cid = Number(parts[1]);
   if (!/^\d+$/.test(parts[1] ?? "")) {
     return json(400, badRequest("campaign_id", "must be a number", "params"));
   }
   const campaign = state.campaigns.get(cid);
-  const known = ["GET:2", "GET:3", "POST:3", "POST:4", "DELETE:4"];
+  const known = ["GET:2", "GET:3", "POST:3", "POST:4", "DELETE:4", "POST:5"];
   if (!known.includes(`${method}:${parts.length}`)) return notFound();
   if (!campaign) return campaignNotFound();
 
@@ -192,18 +201,19 @@ function route(
     const { id, name, status, created_at } = campaign;
     return json(200, { id, name, status, created_at });
   }
+  if (exporting) {
+    if (method !== "GET") return notFound();
+    return new Response(exportCsv(state, cid, opts.exportCustomFields), {
+      headers: { "content-type": "text/csv; charset=utf-8" },
+    });
+  }
   if (parts.length === 3 && method === "GET") {
     const offset = queryInt(url.searchParams, "offset", 0);
     if (!offset.ok) return json(400, offset.error);
     const limit = queryInt(url.searchParams, "limit", 100, 100);
     if (!limit.ok) return json(400, limit.error);
-    const members = state.campaignLeads(cid);
-    const data = members.slice(offset.value, offset.value + limit.value).map((lead) => ({
-      campaign_lead_map_id: campaign.mapIds.get(lead.id),
-      status: "INPROGRESS",
-      created_at: lead.created_at,
-      lead: leadJson(lead),
-    }));
+    const members = rosterEntries(state, cid);
+    const data = members.slice(offset.value, offset.value + limit.value);
     return json(200, {
       total_leads: String(members.length),
       offset: offset.value,
@@ -229,6 +239,10 @@ function route(
   };
   if (!/^\d+$/.test(parts[3] ?? "")) return stale();
   const leadId = Number(parts[3]);
+  if (parts.length === 5) {
+    if (state.setLeadStatus(cid, leadId, parts[4] as LeadAction) === "not_found") return stale();
+    return json(200, { ok: true });
+  }
   if (method === "DELETE") {
     if (!state.deleteLead(cid, leadId)) return stale();
     return new Response("success", { headers: { "content-type": "text/plain; charset=utf-8" } });
@@ -251,11 +265,20 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const keepAlive = opts.keepAlive ?? false;
   const log = opts.log ?? (() => {});
   const state = new SandboxState(opts.campaignIds ?? [1], opts.credits ?? null);
-  const behaviour: Behaviour = { ...DEFAULT_BEHAVIOUR, ...opts.behaviour };
+  const behaviour: Behaviour = {
+    ...DEFAULT_BEHAVIOUR,
+    // `staleLeadStatus: 500` is the older spelling of `behaviour.staleId: "500"`.
+    ...(opts.staleLeadStatus === 500 ? { staleId: "500" as const } : {}),
+    ...opts.behaviour,
+  };
   const faults = new FaultBook();
   const rate = new RateWindow(opts.rate ?? null);
   const requests: RecordedRequest[] = [];
   const closing = new AbortController();
+  const routeOpts = {
+    exportCustomFields: opts.exportCustomFields ?? "json" as const,
+    staleLeadStatus: opts.staleLeadStatus ?? 404 as const,
+  };
 
   async function control(req: Request, url: URL): Promise<Response> {
     const body = await readBody(req);
@@ -264,9 +287,13 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       const campaigns = [...state.campaigns.values()].map((c) => ({
         id: c.id,
         name: c.name,
-        leads: state.campaignLeads(c.id).map((l) => ({ ...leadJson(l), writes: l.writes })),
+        leads: state.campaignLeads(c.id).map((l) => ({
+          ...leadJson(l),
+          status: c.statuses.get(l.id),
+          writes: l.writes,
+        })),
       }));
-      const { credits, addCount, updateCount, deleteCount } = state;
+      const { credits, addCount, updateCount, deleteCount, statusCount } = state;
       return json(200, {
         campaigns,
         requests: requests.length,
@@ -274,6 +301,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
         addCount,
         updateCount,
         deleteCount,
+        statusCount,
       });
     }
     if (!body.ok) return json(400, { message: "Invalid JSON" });
@@ -305,6 +333,31 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       }
       const removed = state.removeLead(v.email, v.campaign_id as number | undefined);
       return removed ? new Response(null, { status: 204 }) : json(404, { message: "no such lead" });
+    }
+    if (what === "POST /__sandbox/edit") {
+      // {email, fields?: {first_name: "x" | null, ...}, custom_fields?: {K: "v" | null}}
+      const e = (body.value ?? {}) as {
+        email?: unknown;
+        fields?: unknown;
+        custom_fields?: unknown;
+      };
+      if (typeof e.email !== "string") return json(400, { message: "email must be a string" });
+      const edit = {
+        ...(e.fields ? { fields: e.fields as Record<string, string | null> } : {}),
+        ...(e.custom_fields
+          ? { custom_fields: e.custom_fields as Record<string, string | null> }
+          : {}),
+      };
+      if (!state.editLead(e.email, edit)) return json(404, { message: "no such lead" });
+      return new Response(null, { status: 204 });
+    }
+    if (what === "POST /__sandbox/roster-nulls") {
+      const n = (body.value ?? {}) as { lead?: unknown; email?: unknown };
+      if (typeof n.lead !== "number" || typeof n.email !== "number") {
+        return json(400, { message: "roster-nulls must be {lead: n, email: n}" });
+      }
+      state.rosterNulls = { lead: n.lead, email: n.email };
+      return new Response(null, { status: 204 });
     }
     if (what === "POST /__sandbox/rate") {
       const r = (body.value ?? null) as { requests?: unknown; windowMs?: unknown } | null;
@@ -340,7 +393,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
         "x-ratelimit-reset": String(verdict.reset),
       });
     }
-    const run = () => route(state, req.method, url, body, behaviour);
+    const run = () => route(state, req.method, url, body, behaviour, routeOpts);
     const fault = faults.take(req.method, url.pathname);
     let res: Response | "drop";
     switch (fault?.kind) {

@@ -55,6 +55,30 @@ export interface SandboxCampaign {
   leadIds: number[];
   /** lead id → campaign_lead_map_id */
   mapIds: Map<number, number>;
+  /** lead id → the lead's status in this campaign (`STARTED`, `PAUSED`, ...). */
+  statuses: Map<number, LeadStatus>;
+}
+
+/**
+ * A lead's status in a campaign, as the roster and the export show it. `STARTED`: imported,
+ * never emailed (what a new lead gets); `STOPPED` here also stands for "unsubscribed from
+ * this campaign" (Smartlead's own word for that state is not documented).
+ */
+export type LeadStatus =
+  | "STARTED"
+  | "INPROGRESS"
+  | "COMPLETED"
+  | "PAUSED"
+  | "STOPPED"
+  | "BLOCKED";
+
+/** What `POST /campaigns/{cid}/leads/{id}/pause|resume|unsubscribe` does. */
+export type LeadAction = "pause" | "resume" | "unsubscribe";
+
+/** A change made as a person would in Smartlead's UI: `null` clears a field. */
+export interface LeadEdit {
+  fields?: { [K in TextField]?: string | null };
+  custom_fields?: Record<string, string | null>;
 }
 
 export interface AddSettings {
@@ -114,6 +138,13 @@ export class SandboxState {
   addCount = 0;
   updateCount = 0;
   deleteCount = 0;
+  /** Pause, resume and unsubscribe requests applied. */
+  statusCount = 0;
+  /**
+   * Entries every roster page and export adds after the real leads: `lead: null`, and a
+   * lead whose `email` is null (the official CLI's schema allows both).
+   */
+  rosterNulls: { lead: number; email: number } = { lead: 0, email: 0 };
   #nextLeadId = FIRST_LEAD_ID;
   #nextMapId = FIRST_MAP_ID;
 
@@ -128,6 +159,7 @@ export class SandboxState {
         created_at: now,
         leadIds: [],
         mapIds: new Map(),
+        statuses: new Map(),
       });
     }
   }
@@ -276,9 +308,51 @@ export class SandboxState {
     const lead = this.leadById(leadId);
     if (!lead || !campaign.mapIds.has(leadId)) return false;
     campaign.mapIds.delete(leadId);
+    campaign.statuses.delete(leadId);
     campaign.leadIds = campaign.leadIds.filter((id) => id !== leadId);
     if (this.campaignsOf(leadId).length === 0) this.leads.delete(lead.email.toLowerCase());
     this.deleteCount++;
+    return true;
+  }
+
+  /** The lead's status in the campaign; undefined when it is not a member. */
+  statusOf(campaignId: number, leadId: number): LeadStatus | undefined {
+    return this.campaigns.get(campaignId)?.statuses.get(leadId);
+  }
+
+  /**
+   * Pause, resume or unsubscribe a campaign member. A paused lead resumes `INPROGRESS`;
+   * resuming a lead that is not paused changes nothing; an unsubscribed lead is `STOPPED`
+   * and stays so (there is no way back through the API). "not_found": not a member.
+   */
+  setLeadStatus(campaignId: number, leadId: number, action: LeadAction): "ok" | "not_found" {
+    const campaign = this.#campaign(campaignId);
+    const status = campaign.statuses.get(leadId);
+    if (status === undefined) return "not_found";
+    this.statusCount++;
+    if (action === "pause" && status !== "STOPPED") campaign.statuses.set(leadId, "PAUSED");
+    else if (action === "resume" && status === "PAUSED") {
+      campaign.statuses.set(leadId, "INPROGRESS");
+    } else if (action === "unsubscribe") campaign.statuses.set(leadId, "STOPPED");
+    return "ok";
+  }
+
+  /**
+   * Edits a lead's data as a person would in Smartlead's UI (not counted in `writes`):
+   * given fields are set, `null` clears one. Returns false for an unknown email.
+   */
+  editLead(email: string, edit: LeadEdit): boolean {
+    const lead = this.leads.get(email.trim().toLowerCase());
+    if (!lead) return false;
+    for (const [field, value] of Object.entries(edit.fields ?? {})) {
+      if (!(TEXT_FIELDS as readonly string[]).includes(field)) continue;
+      if (value === null || value === undefined) delete lead[field as TextField];
+      else lead[field as TextField] = value;
+    }
+    for (const [key, value] of Object.entries(edit.custom_fields ?? {})) {
+      if (value === null) delete lead.custom_fields[key];
+      else lead.custom_fields[key] = value;
+    }
     return true;
   }
 
@@ -295,6 +369,7 @@ export class SandboxState {
   #join(campaign: SandboxCampaign, leadId: number): void {
     campaign.leadIds.push(leadId);
     campaign.mapIds.set(leadId, this.#nextMapId++);
+    campaign.statuses.set(leadId, "STARTED");
   }
 
   /**
