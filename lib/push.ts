@@ -127,7 +127,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
   if (!dryRun && !opts.apiKey) {
     throw new UsageError(
       "no API key",
-      "set SMARTLEAD_API_KEY (or pass --api-key), or use --dry-run",
+      "set SMARTLEAD_API_KEY or SMARTLEAD_API_KEY_FILE (or pass --api-key-file), or use --dry-run",
     );
   }
   // Everything local first, before any request and before the lock: the inputs exist and

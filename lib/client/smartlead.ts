@@ -28,6 +28,7 @@ import {
   type AddLeadsResponse,
   AddLeadsResponseSchema,
   type Campaign,
+  campaignList,
   CampaignSchema,
   OkSchema,
   type RosterEntry,
@@ -150,6 +151,21 @@ export class SmartleadClient {
     const parsed = CampaignSchema.safeParse(answer.json);
     if (!parsed.success) throw notFound(campaignId);
     return parsed.data;
+  }
+
+  /** `GET /campaigns`: the account's campaigns (see `campaignList` for the shapes read). */
+  async listCampaigns(): Promise<Campaign[]> {
+    const answer = await this.#request("GET", "/campaigns");
+    const list = campaignList(answer.json);
+    if (list === undefined) {
+      throw new UnavailableError(
+        `Smartlead's answer to list campaigns was not understood: ${
+          escapeControl(clip(answer.text, 200), true)
+        }`,
+        "run again with --debug and report it",
+      );
+    }
+    return list;
   }
 
   /**
