@@ -48,6 +48,7 @@ export const ConfigSchema = z.strictObject({
   mode: z.enum(["incremental", "full-refresh"]).optional(),
   state: z.string().optional(),
   rejects: z.string().optional(),
+  rejects_append: z.boolean().optional(),
   max_deletes: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
     .optional(),
   max_rejects: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])

@@ -26,6 +26,7 @@ import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
 import { validateRows } from "./pipeline/validate.ts";
 import { withoutCredentials } from "./redact.ts";
+import { plural } from "./plural.ts";
 
 export type SyncMode = "incremental" | "full-refresh";
 
@@ -44,7 +45,10 @@ export interface PushOptions {
   /** Requests in flight at once; default 4. */
   concurrency?: number;
   rate?: { requests: number; windowMs: number };
+  /** The rejects file; `-` is stdout. */
   rejectsPath?: string | undefined;
+  /** Append to the rejects file instead of emptying it (keeps earlier runs' lines). */
+  rejectsAppend?: boolean;
   dryRun?: boolean;
   mode?: SyncMode;
   deleteMissing?: boolean;
@@ -142,7 +146,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
       );
     });
   }
-  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects);
+  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects, {
+    append: opts.rejectsAppend ?? false,
+  });
   const stats = new RunStats();
   stats.bytesTotal = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + (s.size ?? 0), 0)
@@ -275,7 +281,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     stats.keptForeign = deleteMissing && !opts.deleteForeign ? store.missingForeign() : 0;
     if (dryRun) stats.wouldDelete = missing.map((m) => m.email);
     if (dryRun && missing.length > 0) {
-      log(`would delete ${missing.length} leads absent from this input:`);
+      log(`would delete ${plural(missing.length, "lead")} absent from this input:`);
       for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
       if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
     }
@@ -309,7 +315,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     await sender.updates(tick(store.planned("update", 100)));
     if (missing.length > 0) {
       await sender.deletes(missing);
-      log(`deleted ${stats.deleted} leads absent from this input`);
+      log(`deleted ${plural(stats.deleted, "lead")} absent from this input`);
     }
     if (fullRefresh) store.forgetAbsent();
     progress("done");

@@ -170,6 +170,7 @@ Deno.test("validateRows", async (t) => {
         "Email Address": "d@x.com",
         "First Name": "Di",
         Notes: "x",
+        _extra: ["extra"],
       }],
     ]);
   });

@@ -34,6 +34,7 @@ import {
   type RosterEntry,
   RosterPageSchema,
 } from "./schemas.ts";
+import { plural } from "../plural.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
 
@@ -304,7 +305,9 @@ export class SmartleadClient {
       );
     }
     throw new UnavailableError(
-      `Smartlead is unavailable: ${method} ${path} failed ${this.#maxAttempts} times (last: ${lastProblem})`,
+      `Smartlead is unavailable: ${method} ${path} failed ${
+        plural(this.#maxAttempts, "time")
+      } (last: ${lastProblem})`,
       "try again later; rows not confirmed by Smartlead are sent again on the next run",
     );
   }

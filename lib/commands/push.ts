@@ -51,7 +51,8 @@ export const pushCommand = (ctx: CommandContext): Command =>
     .option("--batch-size <n>", "leads per request, 1..400 (default 100)")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
     .option("--concurrency <n>", "requests in flight at once, 1..32 (default 4)")
-    .option("--rejects <path>", "write rows not sent to this NDJSON file")
+    .option("--rejects <path>", 'write rows not sent to this NDJSON file ("-": stdout)')
+    .option("--rejects-append", "append to the rejects file instead of emptying it first")
     .addOption(
       new Option("--mode <mode>", "incremental (default) or full-refresh").choices([
         "incremental",
@@ -156,6 +157,7 @@ export async function resolvePushOptions(
       int(fromFlag("--concurrency", "concurrency") ?? fromConfig("concurrency"), 1, 32) ??
         4,
     rejectsPath: str("rejects") ?? config.rejects,
+    rejectsAppend: flags.rejectsAppend === true || config.rejects_append === true,
     dryRun: flags.dryRun === true,
     mode,
     deleteMissing: flags.deleteMissing === true,
@@ -193,6 +195,18 @@ export async function resolvePushOptions(
     } else origins[key] = flag;
   }
   opts.origins = origins;
+  if (opts.rejectsPath === "-" && opts.json) {
+    throw new UsageError(
+      `${origins.rejects} is "-" (stdout), which carries the --json summary`,
+      "name a file for the rejects, or drop --json",
+    );
+  }
+  if (flags.rejectsAppend === true && opts.rejectsPath === undefined) {
+    throw new UsageError(
+      "--rejects-append: no rejects file to append to",
+      "name one with --rejects <path>",
+    );
+  }
   return opts;
 }
 

@@ -14,6 +14,7 @@ import { fileError, makePrivateDir } from "../private_files.ts";
 import { normalizeEmail } from "../lead.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
+import { plural } from "../plural.ts";
 
 /** The differences between the roster and the index. */
 export interface VerifyReport {
@@ -141,7 +142,9 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         ctx.report = { ...ctx.report, ...report };
         if (!flags.json) {
           const lines = [
-            `Smartlead: ${report.in_smartlead} leads in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
+            `Smartlead: ${
+              plural(report.in_smartlead, "lead")
+            } in campaign ${opts.campaignId}; index: ${report.in_index} synced`,
             `in Smartlead but not in the index: ${report.missing_from_index.length}`,
             ...report.missing_from_index.slice(0, 20).map((e) => `  ${e}`),
             `in the index but not in Smartlead: ${report.missing_from_smartlead.length}`,

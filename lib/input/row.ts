@@ -8,6 +8,8 @@ export interface Row {
   values: readonly unknown[];
   /** Set when the row could not be parsed; it then becomes a reject with this reason. */
   problem?: string;
+  /** A CSV row's values beyond its header's columns (a ragged row), kept for the reject. */
+  extra?: readonly string[];
   /**
    * A CSV file's header, announced before its rows (with no values), so that a header
    * without an email column is an error even when no data row follows. Not a data row.

@@ -16,6 +16,7 @@ import { normalizeEmail } from "../lead.ts";
 import type { RejectsWriter } from "./rejects.ts";
 import { runPool } from "./pool.ts";
 import type { RunStats } from "./stats.ts";
+import { plural } from "../plural.ts";
 
 interface Outcome {
   email: string;
@@ -69,8 +70,10 @@ export class Sender {
       if (!(e instanceof CreditsExhaustedError)) throw e;
       // Said once every batch in flight has ended, so the counts are final.
       throw new CreditsExhaustedError(
-        `Smartlead's lead credit limit is reached: ${this.#o.stats.added} new leads went in this run, ` +
-          `${this.#o.stats.failed} were not imported`,
+        `Smartlead's lead credit limit is reached: ${
+          plural(this.#o.stats.added, "new lead")
+        } went in this run, ` +
+          `${this.#o.stats.failed} ${this.#o.stats.failed === 1 ? "was" : "were"} not imported`,
         e.hint,
       );
     }
