@@ -117,21 +117,23 @@ export function sourcesOf(flags: Record<string, unknown>, config: Config, config
 
 /**
  * Resolves, in this order, the config file, the API key (`api_key.ts`: flags > environment >
- * config, key files read), the campaign id (`campaign`: whether one is needed) and the base
- * URL. Warns once when the key is on the command line.
+ * config, key files read; unless `key` is false, for commands that never send a request), the
+ * campaign id (`campaign`: whether one is needed) and the base URL. Warns once when the key is
+ * on the command line.
  */
 export async function resolveAccess(
   ctx: CommandContext,
   flags: Record<string, unknown>,
-  campaign: "required" | "optional" | "none" = "none",
+  opts: { campaign?: "required" | "optional" | "none"; key?: boolean } = {},
 ): Promise<Access> {
+  const campaign = opts.campaign ?? "none";
   const str = (k: string) => (typeof flags[k] === "string" ? flags[k] as string : undefined);
   const configFrom: Source | undefined = str("config") !== undefined
     ? { value: str("config")!, name: "--config", hint: "check --config" }
     : fromEnv("SMARTLEAD_SYNC_CONFIG");
   const { config, path: configPath } = await loadConfig(configFrom?.value, configFrom?.name);
   const { fromFlag, fromConfig } = sourcesOf(flags, config, configPath);
-  const key = await resolveApiKey(
+  const key = opts.key === false ? undefined : await resolveApiKey(
     { apiKey: str("apiKey"), apiKeyFile: str("apiKeyFile") },
     { key: config.api_key, path: configPath },
   );

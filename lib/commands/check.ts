@@ -13,7 +13,7 @@ export const checkCommand = (ctx: CommandContext): Command =>
     .summary("verify the API key and the campaign (without a campaign id: the key alone)")
     .option("--json", "print the result as JSON on stdout")
     .action(async (flags: Record<string, unknown>) => {
-      const access = await resolveAccess(ctx, flags, "optional");
+      const access = await resolveAccess(ctx, flags, { campaign: "optional" });
       const campaignId = access.campaignId;
       const client = clientFor(ctx, access, { maxAttempts: 3 });
       ctx.report = { ok: false, base_url: client.baseUrl, campaign_id: campaignId ?? null };

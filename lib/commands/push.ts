@@ -114,7 +114,7 @@ export async function resolvePushOptions(
   inputs: readonly string[],
   flags: Record<string, unknown>,
 ): Promise<PushOptions & { json: boolean; quiet: boolean; configPath?: string }> {
-  const access = await resolveAccess(ctx, flags, "required");
+  const access = await resolveAccess(ctx, flags, { campaign: "required" });
   const { config, configPath, apiKey, baseUrl, allowInsecureHttp } = access;
   const { str, fromFlag, fromConfig } = sourcesOf(flags, config, configPath);
   const campaignId = access.campaignId!;
