@@ -88,7 +88,11 @@ export interface PushOptions {
 
 /** What a progress display shows. */
 export interface Progress {
-  phase: "reading" | "planning" | "sending" | "done";
+  /**
+   * `sending` adds, `updating` and `deleting` one request per lead, `roster`: reading the
+   * campaign's leads (for lead ids).
+   */
+  phase: "reading" | "planning" | "sending" | "updating" | "deleting" | "roster" | "done";
   stats: RunStats;
   bytesRead: number;
   bytesTotal: number | undefined;
@@ -171,9 +175,10 @@ export async function push(opts: PushOptions): Promise<Summary> {
   let bytesDone = 0;
   let bytesCurrent = 0;
   let lastSource: InputSource | undefined;
-  const progress = (phase: Progress["phase"]) =>
+  let phase: Progress["phase"] = "reading";
+  const progress = (now: Progress["phase"] = phase) =>
     opts.onProgress?.({
-      phase,
+      phase: phase = now,
       stats,
       bytesRead: bytesDone + bytesCurrent,
       bytesTotal: stats.bytesTotal,
@@ -184,7 +189,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     client.limiter.onWait = (ms, reason) => {
       waitingUntil = performance.now() + ms;
       waitReason = reason;
-      progress("sending");
+      progress();
     };
   }
 
@@ -309,11 +314,15 @@ export async function push(opts: PushOptions): Promise<Summary> {
       rejects,
       verbose: opts.verbose ?? false,
       concurrency: opts.concurrency ?? 4,
+      onProgress: (p) => progress(p),
     });
-    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
-    await sender.adds(tick(store.planned("add", batchSize)));
-    await sender.updates(tick(store.planned("update", 100)));
+    const tick = <T>(it: Iterable<T>, p: Progress["phase"]) =>
+      tapSync(it, () => progress(p), stopIfAsked);
+    await sender.adds(tick(store.planned("add", batchSize), "sending"));
+    if (plan.update > 0) progress("updating");
+    await sender.updates(tick(store.planned("update", 100), "updating"));
     if (missing.length > 0) {
+      progress("deleting");
       await sender.deletes(missing);
       log(`deleted ${plural(stats.deleted, "lead")} absent from this input`);
     }

@@ -4,28 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { acquireLock } from "../lib/index/lock.ts";
-import { cliArgs, outcomeOf, runCli, withSandbox } from "./helpers.ts";
-
-/** Runs the CLI under a pseudo-terminal (util-linux `script`), typing `input` into it. */
-async function underTerminal(
-  args: string[],
-  env: Record<string, string>,
-  input: string,
-): Promise<{ code: number; text: string }> {
-  const cmd = [Deno.execPath(), ...cliArgs(args)].map((a) => `'${a}'`).join(" ");
-  const child = new Deno.Command("script", {
-    args: ["-qefc", cmd, "/dev/null"],
-    env: { ...env, NO_COLOR: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await child.output();
-  return { code: out.code, text: new TextDecoder().decode(out.stdout) };
-}
+import { outcomeOf, runCli, underTerminal, withSandbox } from "./helpers.ts";
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);

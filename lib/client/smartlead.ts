@@ -200,16 +200,25 @@ export class SmartleadClient {
     await this.#request("DELETE", `/campaigns/${campaignId}/leads/${leadId}`);
   }
 
-  /** Pages through the campaign roster, 100 leads per request. */
-  async *roster(campaignId: number): AsyncGenerator<RosterEntry[]> {
+  /**
+   * Pages through the campaign roster, 100 leads per request. `progress` is told the leads
+   * read so far and the campaign's size (`total_leads`, when given) after each page.
+   */
+  async *roster(
+    campaignId: number,
+    progress?: (read: number, total: number | undefined) => void,
+  ): AsyncGenerator<RosterEntry[]> {
     const limit = 100;
+    let read = 0;
     for (let offset = 0;; offset += limit) {
       const answer = await this.#request("GET", `/campaigns/${campaignId}/leads`, {
         query: { offset: String(offset), limit: String(limit) },
       });
       const page = parseOrThrow(RosterPageSchema, answer, "campaign leads");
-      if (page.data.length > 0) yield page.data;
       const total = page.total_leads ?? undefined;
+      read += page.data.length;
+      progress?.(read, total);
+      if (page.data.length > 0) yield page.data;
       if (page.data.length < limit || (total !== undefined && offset + limit >= total)) return;
     }
   }

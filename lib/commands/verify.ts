@@ -12,6 +12,7 @@ import { IndexStore } from "../index/store.ts";
 import { environmentError } from "../os_errors.ts";
 import { fileError, makePrivateDir } from "../private_files.ts";
 import { normalizeEmail } from "../lead.ts";
+import { ProgressLine, rosterProgress } from "../progress.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 import { plural } from "../plural.ts";
@@ -82,11 +83,16 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         lock?.release({ restore: true });
         throw e;
       }
+      const progress = flags.json || !ctx.output.errIsTty
+        ? undefined
+        : new ProgressLine(ctx.output);
       try {
         const remote = new Map<string, number>();
-        for await (const page of client.roster(opts.campaignId)) {
+        const roster = client.roster(opts.campaignId, rosterProgress(progress, client));
+        for await (const page of roster) {
           for (const e of page) remote.set(normalizeEmail(e.lead.email), Number(e.lead.id));
         }
+        progress?.stop();
         const report: VerifyReport = {
           in_smartlead: remote.size,
           in_index: 0,
@@ -167,6 +173,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
       } catch (e) {
         throw environmentError(e, path) ?? e;
       } finally {
+        progress?.stop();
         store.close();
         lock?.release();
       }

@@ -40,6 +40,8 @@ export interface SenderOptions {
   verbose?: boolean;
   /** Requests in flight at once (the rate limiter still spaces their starts). */
   concurrency?: number;
+  /** Told after each update, each delete and each roster page, for a progress display. */
+  onProgress?: (phase: "updating" | "deleting" | "roster") => void;
 }
 
 function idMap(m: Record<string, string | number> | null | undefined): Map<string, number> {
@@ -240,7 +242,12 @@ export class Sender {
   loadRoster(): Promise<number> {
     this.#roster ??= (async () => {
       let n = 0;
-      for await (const page of this.#o.client.roster(this.#o.campaignId)) {
+      const { stats, onProgress } = this.#o;
+      const pages = this.#o.client.roster(this.#o.campaignId, (read, total) => {
+        [stats.rosterRead, stats.rosterTotal] = [read, total];
+        onProgress?.("roster");
+      });
+      for await (const page of pages) {
         n += this.#o.store.setLeadIds(page.map((e) => [normalizeEmail(e.lead.email), e.lead.id]));
       }
       return n;
@@ -260,6 +267,8 @@ export class Sender {
     await runPool(leads, this.#o.concurrency ?? 1, async (lead) => {
       const again = await this.#update(lead);
       if (again) readd.push(again);
+      this.#o.stats.updatesDone++;
+      this.#o.onProgress?.("updating");
     });
     for (let i = 0; i < readd.length; i += 100) await this.#addBatch(readd.slice(i, i + 100));
   }
@@ -313,6 +322,7 @@ export class Sender {
       }
       store.forget([lead.email]);
       stats.deleted++;
+      this.#o.onProgress?.("deleting");
     }
   }
 }
