@@ -5,12 +5,14 @@
  * --api-key is visible in ps.
  */
 import assert from "node:assert/strict";
+import { MAX_KEY_FILE_BYTES, readKeyFile } from "../lib/commands/api_key.ts";
 import {
   countRequests,
   outcomeOf,
   readAllFiles,
   runCli,
   summaryOf,
+  tempDir,
   withSandbox,
 } from "./helpers.ts";
 
@@ -186,5 +188,43 @@ Deno.test("--api-key on the command line: one warning that ps shows it (none wit
     const fromEnv = await runCli(["check", "--campaign-id", "1"], { env });
     assert.equal(fromEnv.code, 0);
     assert.doesNotMatch(fromEnv.stderr, /warning/);
+  });
+});
+
+Deno.test("readKeyFile: BOM and whitespace removed; too large, not text: refused", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bom`, "\uFEFFkey-with-bom-1\n");
+    assert.equal(await readKeyFile(`${dir}/bom`, "--api-key-file"), "key-with-bom-1");
+    await Deno.writeFile(`${dir}/big`, new Uint8Array(MAX_KEY_FILE_BYTES + 1).fill(0x61));
+    await assert.rejects(readKeyFile(`${dir}/big`, "--api-key-file"), {
+      name: "UsageError",
+      message: `the API key file ${dir}/big (--api-key-file) is larger than 64 kB: not a key file`,
+    });
+    await Deno.writeFile(`${dir}/binary`, new Uint8Array([0xff, 0xfe, 0x00, 0x41]));
+    await assert.rejects(readKeyFile(`${dir}/binary`, "SMARTLEAD_API_KEY_FILE"), {
+      name: "UsageError",
+      message:
+        `the API key file ${dir}/binary (SMARTLEAD_API_KEY_FILE) is not text: not a key file`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--api-key-file reads a pipe, as from <(pass show smartlead)", async () => {
+  await withSandbox({}, async ({ sb, dir, env }) => {
+    const fifo = `${dir}/key.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(made.code, 0);
+    const { SMARTLEAD_API_KEY: _, ...noKey } = env;
+    // The writer blocks until the CLI opens the pipe to read it.
+    const writing = Deno.writeTextFile(fifo, `${sb.apiKey}\n`);
+    const r = await runCli(["check", "--campaign-id", "1", "--api-key-file", fifo], {
+      env: noKey,
+    });
+    await writing;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^ok: the API key works and campaign 1 exists/);
   });
 });
