@@ -4,6 +4,7 @@
  * codes. Nothing else in the code base exits the process.
  */
 import { Command, CommanderError } from "commander";
+import { campaignsCommand } from "./lib/commands/campaigns.ts";
 import { checkCommand } from "./lib/commands/check.ts";
 import { completionsCommand } from "./lib/commands/completions.ts";
 import type { CommandContext } from "./lib/commands/context.ts";
@@ -39,11 +40,13 @@ Exit codes: 0 done, 1 internal error, 2 usage or unusable input, 3 authenticatio
 
 Quick start:
   smartlead-sync sandbox &                      # a local Smartlead API; prints its URL and key
+  smartlead-sync campaigns --base-url <url>     # with SMARTLEAD_API_KEY=sandbox-key: the ids
   smartlead-sync push leads.csv --campaign-id 1 --base-url <url> --api-key sandbox-key`,
     );
   const commands = [
     pushCommand(ctx),
     checkCommand(ctx),
+    campaignsCommand(ctx),
     stateCommand(ctx),
     verifyCommand(ctx),
     mappingCommand(ctx),

@@ -51,6 +51,7 @@ export const ConfigSchema = z.strictObject({
   missing: z.enum(["ignore", "pause", "unsubscribe", "delete"]).optional(),
   state: z.string().optional(),
   rejects: z.string().optional(),
+  rejects_append: z.boolean().optional(),
   max_deletes: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])
     .optional(),
   max_rejects: z.union([z.number().int().min(0), z.string().regex(LIMIT, LIMIT_MESSAGE)])

@@ -1,6 +1,7 @@
 /** Environment variables the tool reads, and nothing else (they are the `--allow-env` list). */
 export const ENV_VARS = [
   "SMARTLEAD_API_KEY",
+  "SMARTLEAD_API_KEY_FILE",
   "SMARTLEAD_CAMPAIGN_ID",
   "SMARTLEAD_BASE_URL",
   "SMARTLEAD_SYNC_CONFIG",

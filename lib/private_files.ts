@@ -41,13 +41,14 @@ export function ensurePrivateFile(path: string): void {
  * link); an existing regular file is opened without truncating, checked to be the file that
  * was looked at, then truncated. Devices and pipes (/dev/null, /dev/stdout) are written as
  * they are. Errors read "cannot write <what> <path>: <why>"; `origin` names where the path
- * came from (`--rejects`, a config file key). `truncate: false` leaves emptying to the caller.
+ * came from (`--rejects`, a config file key). `truncate: false` leaves emptying to the caller;
+ * `append` opens for appending (every write goes to the end; nothing is truncated).
  */
 export async function openForOverwrite(
   path: string,
   what: string,
   origin: string,
-  opts: { truncate?: boolean } = {},
+  opts: { truncate?: boolean; append?: boolean } = {},
 ): Promise<Deno.FsFile> {
   const refuse = (why: string, hint: string) =>
     new UsageError(`cannot write ${what} ${path}: ${why}`, hint);
@@ -59,7 +60,12 @@ export async function openForOverwrite(
   }
   if (seen === undefined) {
     try {
-      return await Deno.open(path, { write: true, createNew: true, mode: FILE_MODE });
+      return await Deno.open(path, {
+        write: true,
+        createNew: true,
+        mode: FILE_MODE,
+        append: opts.append ?? false,
+      });
     } catch (e) {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw refuse("appeared while it was being created", "run again");
@@ -76,7 +82,7 @@ export async function openForOverwrite(
     const target = await Deno.stat(path).catch(() => undefined);
     if (target === undefined || target.isFile || target.isDirectory) throw link;
   }
-  const file = await Deno.open(path, { write: true });
+  const file = await Deno.open(path, { write: true, append: opts.append ?? false });
   try {
     const opened = await file.stat();
     if (opened.isFile) {
@@ -84,7 +90,7 @@ export async function openForOverwrite(
       if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
         throw refuse("was replaced while it was being opened", "run again");
       }
-      if (opts.truncate ?? true) await file.truncate(0);
+      if ((opts.truncate ?? true) && !opts.append) await file.truncate(0);
       tighten(path);
     }
     return file;

@@ -1,9 +1,12 @@
 /**
  * The live progress line on stderr (TTY only): rows read, sent, skipped, rejected, rate,
- * ETA from the input's byte offset, and a visible wait while the rate limiter or a
- * `Retry-After` holds the run. `renderProgress` is pure, for tests.
+ * ETA from the input's byte offset, counters for the one-request-per-lead phases (updates,
+ * deletes) and the roster read, and a visible wait while the rate limiter or a `Retry-After`
+ * holds the run. `renderProgress` is pure, for tests.
  */
+import type { SmartleadClient } from "./client/smartlead.ts";
 import type { Output } from "./output.ts";
+import { RunStats } from "./pipeline/stats.ts";
 import type { Progress } from "./push.ts";
 
 function n(x: number): string {
@@ -37,6 +40,16 @@ export function renderProgress(
     parts.push(`${n(rate)} rows/s`);
     if (s.rejected) parts.push(`${n(s.rejected)} rejected`);
     if (p.phase === "planning") parts.push("planning");
+  } else if (p.phase === "roster") {
+    const total = s.rosterTotal === undefined ? "" : `/${n(s.rosterTotal)}`;
+    parts.push(`reading the campaign roster: ${n(s.rosterRead)}${total} leads`);
+  } else if (p.phase === "updating") {
+    parts.push(`updating ${n(s.updatesDone)}/${n(s.plannedUpdates)}`);
+    parts.push(`updated ${n(s.updated)}`);
+    const rejected = s.rejected + s.rejectedBySmartlead;
+    if (rejected) parts.push(`${n(rejected)} rejected`);
+  } else if (p.phase === "deleting") {
+    parts.push(`deleting ${n(s.deleted)}/${n(s.plannedDeletes)}`);
   } else {
     const total = s.plannedAdds + s.plannedUpdates;
     parts.push(`sent ${n(s.sent)}/${n(total)}`);
@@ -78,6 +91,8 @@ export class ProgressLine {
   #last = Number.NEGATIVE_INFINITY;
   #shown = false;
   #latest: Progress | undefined;
+  /** The phase last drawn: a new phase is drawn at once, whatever the throttle says. */
+  #phase: Progress["phase"] | undefined;
   #cancel: (() => void) | undefined;
 
   constructor(out: Output, clock: ProgressClock = realClock) {
@@ -90,12 +105,13 @@ export class ProgressLine {
 
   update(p: Progress): void {
     this.#latest = p;
-    if (this.#clock.now() - this.#last >= 100) this.#draw();
+    if (p.phase !== this.#phase || this.#clock.now() - this.#last >= 100) this.#draw();
   }
 
   #draw(): void {
     if (!this.#latest) return;
     this.#last = this.#clock.now();
+    this.#phase = this.#latest.phase;
     const cols = consoleWidth();
     let line = renderProgress(this.#latest, this.#last - this.#start, this.#out.color, this.#last);
     if (!this.#out.color && line.length > cols - 1) line = line.slice(0, cols - 1);
@@ -126,4 +142,32 @@ function consoleWidth(): number {
   } catch {
     return 100;
   }
+}
+
+/**
+ * Progress for a roster read outside a push (`verify`): the callback to give
+ * `client.roster()`, drawing on `line` (none without a terminal), with the rate-limit waits.
+ */
+export function rosterProgress(
+  line: ProgressLine | undefined,
+  client: SmartleadClient,
+): ((read: number, total: number | undefined) => void) | undefined {
+  if (!line) return undefined;
+  const stats = new RunStats();
+  const p: Progress = {
+    phase: "roster",
+    stats,
+    bytesRead: 0,
+    bytesTotal: undefined,
+    waitingUntil: 0,
+    waitReason: undefined,
+  };
+  client.limiter.onWait = (ms, reason) => {
+    [p.waitingUntil, p.waitReason] = [performance.now() + ms, reason];
+    line.update(p);
+  };
+  return (read, total) => {
+    [stats.rosterRead, stats.rosterTotal] = [read, total];
+    line.update(p);
+  };
 }

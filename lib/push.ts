@@ -34,6 +34,7 @@ import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
 import { validateRows } from "./pipeline/validate.ts";
 import { withoutCredentials } from "./redact.ts";
+import { plural } from "./plural.ts";
 
 export type SyncMode = "incremental" | "full-refresh";
 
@@ -52,7 +53,10 @@ export interface PushOptions {
   /** Requests in flight at once; default 4. */
   concurrency?: number;
   rate?: { requests: number; windowMs: number };
+  /** The rejects file; `-` is stdout. */
   rejectsPath?: string | undefined;
+  /** Append to the rejects file instead of emptying it (keeps earlier runs' lines). */
+  rejectsAppend?: boolean;
   dryRun?: boolean;
   mode?: SyncMode;
   /**
@@ -109,7 +113,11 @@ export interface PushOptions {
 
 /** What a progress display shows. */
 export interface Progress {
-  phase: "reading" | "planning" | "sending" | "done";
+  /**
+   * `sending` adds, `updating` and `deleting` one request per lead, `roster`: reading the
+   * campaign's leads (for lead ids).
+   */
+  phase: "reading" | "planning" | "sending" | "updating" | "deleting" | "roster" | "done";
   stats: RunStats;
   bytesRead: number;
   bytesTotal: number | undefined;
@@ -152,7 +160,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
   if (!dryRun && !opts.apiKey) {
     throw new UsageError(
       "no API key",
-      "set SMARTLEAD_API_KEY (or pass --api-key), or use --dry-run",
+      "set SMARTLEAD_API_KEY or SMARTLEAD_API_KEY_FILE (or pass --api-key-file), or use --dry-run",
     );
   }
   // Everything local first, before any request and before the lock: the inputs exist and
@@ -167,7 +175,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
       );
     });
   }
-  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects);
+  const rejects = await RejectsWriter.open(opts.rejectsPath, opts.origins?.rejects, {
+    append: opts.rejectsAppend ?? false,
+  });
   const stats = new RunStats();
   stats.bytesTotal = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + (s.size ?? 0), 0)
@@ -190,9 +200,10 @@ export async function push(opts: PushOptions): Promise<Summary> {
   let bytesDone = 0;
   let bytesCurrent = 0;
   let lastSource: InputSource | undefined;
-  const progress = (phase: Progress["phase"]) =>
+  let phase: Progress["phase"] = "reading";
+  const progress = (now: Progress["phase"] = phase) =>
     opts.onProgress?.({
-      phase,
+      phase: phase = now,
       stats,
       bytesRead: bytesDone + bytesCurrent,
       bytesTotal: stats.bytesTotal,
@@ -203,7 +214,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     client.limiter.onWait = (ms, reason) => {
       waitingUntil = performance.now() + ms;
       waitReason = reason;
-      progress("sending");
+      progress();
     };
   }
 
@@ -328,7 +339,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     };
     if (dryRun) listRemovals();
     if (dryRun && missing.length > 0) {
-      log(`would ${verb} ${missing.length} leads absent from this input:`);
+      log(`would ${verb} ${plural(missing.length, "lead")} absent from this input:`);
       for (const m of missing.slice(0, 1000)) log(`  ${m.email}`);
       if (missing.length > 1000) log(`  ... and ${missing.length - 1000} more`);
     }
@@ -366,6 +377,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       batchSize,
       log,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (p) => progress(p),
     });
     const remover = new Remover({
       client: client!,
@@ -376,22 +388,27 @@ export async function push(opts: PushOptions): Promise<Summary> {
       concurrency: opts.concurrency ?? 4,
       log,
     });
-    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
+    const tick = <T>(it: Iterable<T>, p: Progress["phase"] = "sending") =>
+      tapSync(it, () => progress(p), stopIfAsked);
     // Resumes first: a paused lead found gone from the campaign is added again below.
     if (toResume.length > 0) await remover.resume(tick(toResume));
     await sender.adds(tick(store.planned("add", batchSize)));
     if (updateVia === "add") {
       await sender.adds(tick(store.planned("update", batchSize)), { updating: true });
-    } else await sender.updates(tick(store.planned("update", 100)));
+    } else {
+      if (plan.update > 0) progress("updating");
+      await sender.updates(tick(store.planned("update", 100), "updating"));
+    }
     if (missing.length > 0 && action === "delete") {
+      progress("deleting");
       await sender.deletes(missing);
-      log(`deleted ${stats.deleted} leads absent from this input`);
+      log(`deleted ${plural(stats.deleted, "lead")} absent from this input`);
     } else if (missing.length > 0 && (action === "pause" || action === "unsubscribe")) {
       await remover.remove(tick(missing), action);
       log(
         `${action === "pause" ? "paused" : "unsubscribed"} ${
-          action === "pause" ? stats.paused : stats.unsubscribed
-        } leads absent from this input` +
+          plural(action === "pause" ? stats.paused : stats.unsubscribed, "lead")
+        } absent from this input` +
           (stats.alreadyGone ? ` (${stats.alreadyGone} were already gone)` : ""),
       );
     }

@@ -275,3 +275,30 @@ export function outcomeOf(r: CliResult, command: string | null): Record<string, 
   }
   return o;
 }
+
+/**
+ * Runs the CLI under a pseudo-terminal (util-linux `script`), typing `input` into it; returns
+ * its exit code and everything the terminal showed (stdout and stderr, with the \r and
+ * escape sequences of the progress line).
+ */
+export async function underTerminal(
+  args: string[],
+  env: Record<string, string>,
+  input = "",
+): Promise<{ code: number; text: string }> {
+  // A wide terminal: the progress line is cut to the terminal's width.
+  const cmd = "stty cols 300 2>/dev/null; " +
+    [Deno.execPath(), ...cliArgs(args)].map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qefc", cmd, "/dev/null"],
+    env: { ...env, NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  if (input !== "") await w.write(new TextEncoder().encode(input));
+  await w.close();
+  const out = await child.output();
+  return { code: out.code, text: new TextDecoder().decode(out.stdout) };
+}

@@ -269,6 +269,7 @@ Deno.test("validateRows", async (t) => {
         "Email Address": "d@x.com",
         "First Name": "Di",
         Notes: "x",
+        _extra: ["extra"],
       }],
     ]);
   });

@@ -72,7 +72,7 @@ Deno.test("--missing pause pauses absent leads once, and resumes them when they 
         resume: 0,
       }],
     );
-    assert.match(dry.stderr, /^would pause 1 leads absent from this input:\n {2}p9@ex\.com\n/);
+    assert.match(dry.stderr, /^would pause 1 lead absent from this input:\n {2}p9@ex\.com\n/);
     assert.equal(countRequests(sb).statuses, 0);
 
     const r = await runCli(args, { env });

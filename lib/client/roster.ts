@@ -49,6 +49,8 @@ export interface RosterOptions {
   onRestart?: () => void;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Told the leads read so far, and the campaign's size when known, as the read goes. */
+  progress?: (read: number, total: number | undefined) => void;
 }
 
 /** The keys of a lead payload besides custom fields, in `buildLead`'s order. */
@@ -107,8 +109,11 @@ export async function* readRoster(
   let yielded = false;
   try {
     const body = await client.openExport(campaignId);
+    let read = 0;
     for await (const batch of fromExport(body, campaignId, info)) {
       yielded = true;
+      read += batch.length;
+      opts.progress?.(read, undefined);
       yield batch;
     }
     return;
@@ -129,7 +134,12 @@ export async function* readRoster(
   delete info.fieldsNote;
   let skipped = 0;
   let batch: RosterLead[] = [];
-  for await (const page of client.roster(campaignId, (n) => (skipped += n))) {
+  for await (
+    const page of client.roster(campaignId, {
+      onSkipped: (n) => (skipped += n),
+      ...(opts.progress ? { progress: opts.progress } : {}),
+    })
+  ) {
     info.skipped = skipped;
     for (const entry of page) {
       const lead = fromEntry(entry);

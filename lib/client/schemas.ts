@@ -15,6 +15,32 @@ export const CampaignSchema = z.looseObject({
 export type Campaign = z.infer<typeof CampaignSchema>;
 
 /**
+ * `GET /campaigns`: its shape is not documented. Read leniently: an array of campaigns, or an
+ * object wrapping one (`{"data": [...]}`, `{"campaigns": [...]}`, one level deeper at most).
+ * Entries without an id are left out; undefined when no such array is found.
+ */
+export function campaignList(body: unknown, depth = 0): Campaign[] | undefined {
+  if (Array.isArray(body)) {
+    const out: Campaign[] = [];
+    for (const item of body) {
+      const parsed = CampaignSchema.safeParse(item);
+      if (parsed.success) out.push(parsed.data);
+    }
+    return body.length > 0 && out.length === 0 ? undefined : out;
+  }
+  if (body === null || typeof body !== "object" || depth >= 2) return undefined;
+  // The first array that holds campaigns; an empty one only when no array holds any.
+  let empty: Campaign[] | undefined;
+  for (const value of Object.values(body)) {
+    if (value === null || typeof value !== "object") continue;
+    const list = campaignList(value, depth + 1);
+    if (list !== undefined && list.length > 0) return list;
+    empty ??= list;
+  }
+  return empty;
+}
+
+/**
  * One entry of `GET /campaigns/{id}/leads` that names a lead. `lead` and `lead.email` may be
  * null (official CLI schema): such entries fail this schema and are skipped, not the page.
  */

@@ -26,6 +26,7 @@ import {
 } from "./transport.ts";
 import {
   type Campaign,
+  campaignList,
   CampaignSchema,
   LeadByEmailSchema,
   LeadLookupSchema,
@@ -43,6 +44,7 @@ import {
   readAddAnswer,
 } from "./answers.ts";
 import { isStaleLeadIdAnswer } from "./stale_id.ts";
+import { plural } from "../plural.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
 /** The request budget when `--rate` is not given. */
@@ -186,6 +188,21 @@ export class SmartleadClient {
     return parsed.data;
   }
 
+  /** `GET /campaigns`: the account's campaigns (see `campaignList` for the shapes read). */
+  async listCampaigns(): Promise<Campaign[]> {
+    const answer = await this.#request("GET", "/campaigns");
+    const list = campaignList(answer.json);
+    if (list === undefined) {
+      throw new UnavailableError(
+        `Smartlead's answer to list campaigns was not understood: ${
+          escapeControl(clip(answer.text, 200), true)
+        }`,
+        "run again with --debug and report it",
+      );
+    }
+    return list;
+  }
+
   /**
    * `POST /campaigns/{id}/leads`. A 2xx was applied, whatever its body: the answer is read
    * leniently and never fails (`readAddAnswer`); so is an answer of any status that says
@@ -255,13 +272,19 @@ export class SmartleadClient {
 
   /**
    * Pages through the campaign roster, 100 entries per request. Entries without a lead or
-   * an email (`lead: null`, `lead.email: null`) are skipped and counted by `onSkipped`.
+   * an email (`lead: null`, `lead.email: null`) are skipped and counted by `onSkipped`;
+   * `progress` is told the entries read so far and the campaign's size (`total_leads`, when
+   * given) after each page.
    */
   async *roster(
     campaignId: number,
-    onSkipped?: (n: number) => void,
+    hooks: {
+      onSkipped?: (n: number) => void;
+      progress?: (read: number, total: number | undefined) => void;
+    } = {},
   ): AsyncGenerator<RosterEntry[]> {
     const limit = 100;
+    let read = 0;
     for (let offset = 0;; offset += limit) {
       const answer = await this.#request("GET", `/campaigns/${campaignId}/leads`, {
         query: { offset: String(offset), limit: String(limit) },
@@ -272,9 +295,11 @@ export class SmartleadClient {
         const entry = RosterEntrySchema.safeParse(item);
         if (entry.success) entries.push(entry.data);
       }
-      if (entries.length < page.data.length) onSkipped?.(page.data.length - entries.length);
-      if (entries.length > 0) yield entries;
+      if (entries.length < page.data.length) hooks.onSkipped?.(page.data.length - entries.length);
       const total = page.total_leads ?? undefined;
+      read += page.data.length;
+      hooks.progress?.(read, total);
+      if (entries.length > 0) yield entries;
       if (page.data.length < limit || (total !== undefined && offset + limit >= total)) return;
     }
   }
@@ -460,7 +485,9 @@ export class SmartleadClient {
       );
     }
     throw new UnavailableError(
-      `Smartlead is unavailable: ${method} ${path} failed ${this.#maxAttempts} times (last: ${lastProblem})`,
+      `Smartlead is unavailable: ${method} ${path} failed ${
+        plural(this.#maxAttempts, "time")
+      } (last: ${lastProblem})`,
       "try again later; rows not confirmed by Smartlead are sent again on the next run",
     );
   }

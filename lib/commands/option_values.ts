@@ -7,7 +7,8 @@
  * - a value that begins with `-` is a usage error unless written `--flag=value`;
  * - an option that takes one value may be given once (repeatable ones accumulate).
  *
- * `-` alone as an operand (stdin) is untouched: only option values are checked.
+ * `-` alone as an operand (stdin) is untouched: only option values are checked. It is accepted
+ * as the value of the options for which it means something (`--rejects -`: stdout).
  */
 import type { Command, Option } from "commander";
 import { UsageError } from "../errors.ts";
@@ -19,6 +20,9 @@ export interface ArgvTarget {
   /** Index of the sub-command's name in `args` (-1 when there is none). */
   at: number;
 }
+
+/** Options whose value may be `-` alone (it names stdout). */
+export const DASH_VALUE: ReadonlySet<string> = new Set(["--rejects"]);
 
 const takesValue = (o: Option) => o.required || o.optional;
 
@@ -85,7 +89,7 @@ export function checkOptionValues(program: Command, args: readonly string[]): vo
     if (attached) continue;
     const value = args[i + 1];
     if (value === undefined) continue; // commander reports the missing value
-    if (value.startsWith("-")) {
+    if (value.startsWith("-") && !(value === "-" && DASH_VALUE.has(name))) {
       if (option.optional) continue; // commander does not take an option-like optional value
       // Only the flag part of the next argument is shown: it may be `--api-key=<key>`.
       const shown = value.startsWith("--") && value.includes("=")

@@ -2,9 +2,7 @@
 import { Command, Option } from "commander";
 import { parseRate } from "../client/rate_limiter.ts";
 import type { AddLeadsSettings } from "../client/smartlead.ts";
-import { DEFAULT_BASE_URL, SmartleadClient } from "../client/smartlead.ts";
-import { CAMPAIGN_PLACEHOLDER, type Config, loadConfig } from "../config.ts";
-import { env, type EnvVar } from "../env.ts";
+import type { Config } from "../config.ts";
 import { UsageError } from "../errors.ts";
 import { mergeTags } from "../lead.ts";
 import { parseMapFlags } from "../mapping.ts";
@@ -13,7 +11,7 @@ import { parseLimit } from "../pipeline/guard_rails.ts";
 import { formatSummary } from "../pipeline/report.ts";
 import { ProgressLine } from "../progress.ts";
 import { push, PushFailed, type PushOptions, type SyncMode } from "../push.ts";
-import { registerSecret, withoutCredentials } from "../redact.ts";
+import { campaignOptions, resolveAccess, type Source, sourcesOf } from "./access.ts";
 import { collect, type CommandContext, intOption } from "./context.ts";
 import { inputOptions, resolveInputOptions } from "./input_options.ts";
 
@@ -41,36 +39,14 @@ function missingAction(
   return (flag ?? config.missing ?? "ignore") as (typeof MISSING_ACTIONS)[number];
 }
 
+export { campaignOptions, clientFor } from "./access.ts";
+
 const SETTINGS = [
   "ignore_global_block_list",
   "ignore_unsubscribe_list",
   "ignore_community_bounce_list",
   "ignore_duplicate_leads_in_other_campaign",
 ] as const;
-
-/** Options shared by commands that talk to a campaign. */
-export function campaignOptions(cmd: Command): Command {
-  return cmd
-    .option("--campaign-id <id>", "Smartlead campaign id (env SMARTLEAD_CAMPAIGN_ID)")
-    .option("--api-key <key>", "API key (env SMARTLEAD_API_KEY; prefer the environment)")
-    .option(
-      "--base-url <url>",
-      `API base URL (env SMARTLEAD_BASE_URL, default ${DEFAULT_BASE_URL})`,
-    )
-    .option(
-      "--allow-insecure-http",
-      "allow an http:// base URL for a host other than loopback: the key goes in clear " +
-        "(env SMARTLEAD_ALLOW_INSECURE_HTTP=1)",
-    )
-    .option(
-      "--config <path>",
-      "config file (default ./smartlead-sync.jsonc, else ./smartlead-sync.json, if present)",
-    )
-    .option(
-      "--state <path>",
-      "index directory or .db file (default $XDG_STATE_HOME/smartlead-sync)",
-    );
-}
 
 export const pushCommand = (ctx: CommandContext): Command =>
   campaignOptions(
@@ -106,7 +82,8 @@ export const pushCommand = (ctx: CommandContext): Command =>
     .option("--batch-size <n>", "leads per request, 1..400 (default 100)")
     .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
     .option("--concurrency <n>", "requests in flight at once, 1..32 (default 4)")
-    .option("--rejects <path>", "write rows not sent to this NDJSON file")
+    .option("--rejects <path>", 'write rows not sent to this NDJSON file ("-": stdout)')
+    .option("--rejects-append", "append to the rejects file instead of emptying it first")
     .addOption(
       new Option("--mode <mode>", "incremental (default) or full-refresh").choices([
         "incremental",
@@ -173,97 +150,16 @@ Cron (one run per index at a time; a second one exits 7):
       ctx.exitCode = code;
     });
 
-/** A client for check, state and verify (push builds its own with every option). */
-export function clientFor(
-  ctx: CommandContext,
-  opts: PushOptions,
-  extra: { maxAttempts?: number } = {},
-): SmartleadClient {
-  if (!opts.apiKey) throw new UsageError("no API key", "set SMARTLEAD_API_KEY or pass --api-key");
-  return new SmartleadClient({
-    apiKey: opts.apiKey,
-    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
-    ...(opts.rate ? { rate: opts.rate } : {}),
-    ...(opts.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
-    ...extra,
-    ...(ctx.debug ? { debug: (l: string) => ctx.output.err(l + "\n") } : {}),
-  });
-}
-
-/** A setting's value and where it came from: a flag, a variable or a config file key. */
-interface Source {
-  value: string;
-  /** How messages name it: `--campaign-id`, `SMARTLEAD_CAMPAIGN_ID`, `smartlead-sync.json: rate`. */
-  name: string;
-  /** How to fix it there. */
-  hint: string;
-}
-
-function fromEnv(name: EnvVar): Source | undefined {
-  const value = env(name);
-  return value === undefined ? undefined : { value, name, hint: `fix or unset ${name}` };
-}
-
 /** Resolves flags > environment > config > defaults into push options. */
 export async function resolvePushOptions(
   ctx: CommandContext,
   inputs: readonly string[],
   flags: Record<string, unknown>,
 ): Promise<PushOptions & { json: boolean; quiet: boolean; configPath?: string }> {
-  const str = (k: string) => (typeof flags[k] === "string" ? flags[k] as string : undefined);
-  const configFrom: Source | undefined = str("config") !== undefined
-    ? { value: str("config")!, name: "--config", hint: "check --config" }
-    : fromEnv("SMARTLEAD_SYNC_CONFIG");
-  const { config, path: configPath } = await loadConfig(configFrom?.value, configFrom?.name);
-  // Each value names where it came from when it is wrong: the flag, the variable, the file.
-  const fromFlag = (flag: string, key: string): Source | undefined => {
-    const value = str(key);
-    return value === undefined ? undefined : { value, name: flag, hint: "see --help" };
-  };
-  const fromConfig = (key: keyof Config): Source | undefined => {
-    const value = config[key];
-    return value === undefined ? undefined : {
-      value: String(value),
-      name: `${configPath}: ${key}`,
-      hint: `fix ${key} in ${configPath}`,
-    };
-  };
-  const apiKey = str("apiKey") ?? env("SMARTLEAD_API_KEY") ?? config.api_key;
-  registerSecret(apiKey);
-  const campaign = fromFlag("--campaign-id", "campaignId") ?? fromEnv("SMARTLEAD_CAMPAIGN_ID") ??
-    fromConfig("campaign_id");
-  if (campaign?.value === CAMPAIGN_PLACEHOLDER) {
-    throw new UsageError(
-      `${configPath}: campaign_id is still the placeholder that init wrote`,
-      "set it to the campaign's id (smartlead-sync campaigns lists them) or pass --campaign-id",
-    );
-  }
-  if (campaign === undefined) {
-    throw new UsageError("no campaign id", "pass --campaign-id <id> or set SMARTLEAD_CAMPAIGN_ID");
-  }
-  const campaignId = intOption(
-    campaign.name,
-    campaign.value,
-    1,
-    Number.MAX_SAFE_INTEGER,
-    campaign.hint,
-  )!;
-  const base = fromFlag("--base-url", "baseUrl") ?? fromEnv("SMARTLEAD_BASE_URL") ??
-    fromConfig("base_url");
-  const baseUrl = base?.value ?? DEFAULT_BASE_URL;
-  try {
-    const u = new URL(baseUrl);
-    if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("not http");
-  } catch {
-    throw new UsageError(
-      `${base?.name ?? "--base-url"} ${
-        JSON.stringify(withoutCredentials(baseUrl))
-      }: not an http(s) URL`,
-      `${base && base.name !== "--base-url" ? `${base.hint}, ` : ""}e.g. ${DEFAULT_BASE_URL}`,
-    );
-  }
-  const allowInsecureHttp = flags.allowInsecureHttp === true ||
-    envFlag("SMARTLEAD_ALLOW_INSECURE_HTTP") || config.allow_insecure_http === true;
+  const access = await resolveAccess(ctx, flags, { campaign: "required" });
+  const { config, configPath, apiKey, baseUrl, allowInsecureHttp } = access;
+  const { str, fromFlag, fromConfig } = sourcesOf(flags, config, configPath);
+  const campaignId = access.campaignId!;
   const rateFrom = fromFlag("--rate", "rate") ?? fromConfig("rate");
   const rate = rateFrom === undefined ? undefined : parseRate(rateFrom.value);
   if (rateFrom !== undefined && rate === undefined) {
@@ -303,6 +199,7 @@ export async function resolvePushOptions(
       int(fromFlag("--concurrency", "concurrency") ?? fromConfig("concurrency"), 1, 32) ??
         4,
     rejectsPath: str("rejects") ?? config.rejects,
+    rejectsAppend: flags.rejectsAppend === true || config.rejects_append === true,
     dryRun: flags.dryRun === true,
     mode,
     missing: missingAction(flags, config),
@@ -349,15 +246,19 @@ export async function resolvePushOptions(
     100_000,
   );
   if (maxCustom !== undefined) opts.maxCustomFields = maxCustom;
+  if (opts.rejectsPath === "-" && opts.json) {
+    throw new UsageError(
+      `${origins.rejects} is "-" (stdout), which carries the --json summary`,
+      "name a file for the rejects, or drop --json",
+    );
+  }
+  if (flags.rejectsAppend === true && opts.rejectsPath === undefined) {
+    throw new UsageError(
+      "--rejects-append: no rejects file to append to",
+      "name one with --rejects <path>",
+    );
+  }
   return opts;
-}
-
-/** A yes/no environment variable: 1/true/yes or 0/false/no (empty = unset). */
-function envFlag(name: "SMARTLEAD_ALLOW_INSECURE_HTTP"): boolean {
-  const v = env(name)?.trim().toLowerCase();
-  if (v === undefined || ["0", "false", "no"].includes(v)) return false;
-  if (["1", "true", "yes"].includes(v)) return true;
-  throw new UsageError(`${name}=${JSON.stringify(v)}: expected 1 or 0`, "or unset it");
 }
 
 async function runPush(

@@ -19,6 +19,8 @@ import {
   repairIndex,
 } from "../index/rebuild.ts";
 import { parseLimit } from "../pipeline/guard_rails.ts";
+import { plural } from "../plural.ts";
+import { ProgressLine, rosterProgress } from "../progress.ts";
 import { campaignOptions, clientFor, resolvePushOptions } from "./push.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -93,13 +95,17 @@ export const verifyCommand = (ctx: CommandContext): Command =>
         lock?.release({ restore: true });
         throw e;
       }
+      const progress = flags.json || !ctx.output.errIsTty
+        ? undefined
+        : new ProgressLine(ctx.output);
       try {
         const log = (line: string) => ctx.output.err(line + "\n");
+        const shown = rosterProgress(progress, client);
         const { report: compared, remote } = await compareWithCampaign(
           client,
           store,
           opts.campaignId,
-          { log },
+          { log, ...(shown ? { progress: shown } : {}) },
         );
         const clean = agrees(compared);
         let driftMarked = 0;
@@ -112,6 +118,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
           driftNote = done.drift_note;
           compared.foreign = done.foreign;
         }
+        progress?.stop();
         const report: VerifyReport = {
           ...compared,
           repaired: repair,
@@ -128,6 +135,7 @@ export const verifyCommand = (ctx: CommandContext): Command =>
       } catch (e) {
         throw environmentError(e, path) ?? e;
       } finally {
+        progress?.stop();
         store.close();
         lock?.release();
       }
@@ -140,7 +148,7 @@ function humanLines(r: VerifyReport, campaignId: number): string[] {
     ? "read from the campaign export"
     : `read page by page (the export could not be used: ${r.export_fallback})`;
   const lines = [
-    `Smartlead: ${r.in_smartlead} leads in campaign ${campaignId} (${read}` +
+    `Smartlead: ${plural(r.in_smartlead, "lead")} in campaign ${campaignId} (${read}` +
     `${
       r.skipped_entries ? `; ${r.skipped_entries} entries without a lead or email skipped` : ""
     }); ` +

@@ -71,6 +71,7 @@ export async function planRows(
           line: b.lines[i]!,
           columns: b.columns,
           values: b.fields.slice(at, at + n),
+          ...(p >= 0 && b.extras[p] ? { extra: b.extras[p] } : {}),
         });
         if (p >= 0) rejectRow(row(), b.problems[p]!, undefined);
         else if (mapper!.map(b.fields, at, n, out)) {

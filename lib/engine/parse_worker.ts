@@ -43,6 +43,8 @@ export interface FlatChunk {
   lines: Int32Array;
   problemAt: Int32Array;
   problems: string[];
+  /** A ragged row's values beyond the header, per problem (kept for the reject). */
+  extras: (readonly string[] | undefined)[];
   /** NDJSON: the rows themselves. */
   rows: Row[] | undefined;
   bytesRead: number;
@@ -86,6 +88,7 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
       lines: new Int32Array(0),
       problemAt: new Int32Array(0),
       problems: [],
+      extras: [],
       rows,
       bytesRead,
     };
@@ -94,6 +97,7 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
   const lines = new Int32Array(rows.length);
   const problemAt = new Int32Array(rows.length).fill(-1);
   const problems: string[] = [];
+  const extras: (readonly string[] | undefined)[] = [];
   const parts: string[] = [];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
@@ -102,6 +106,7 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
     if (r.problem !== undefined) {
       problemAt[i] = problems.length;
       problems.push(r.problem);
+      extras.push(r.extra);
     }
     for (const v of r.values) parts.push(v as string);
   }
@@ -116,6 +121,7 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
     lines,
     problemAt,
     problems,
+    extras,
     rows: undefined,
     bytesRead,
   };

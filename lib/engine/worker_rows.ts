@@ -28,6 +28,8 @@ export interface RowBatch {
   /** Per flat row: index into `problems`, or -1. */
   problemAt: Int32Array;
   problems: readonly string[];
+  /** Per problem: a ragged row's values beyond the header. */
+  extras: readonly (readonly string[] | undefined)[];
   /** Non-flat rows. */
   rows: readonly Row[] | undefined;
   /** Bytes of the current input read so far. */
@@ -66,6 +68,7 @@ export async function* threadRows(
       lines: EMPTY_I32,
       problemAt: EMPTY_I32,
       problems: NO_COLUMNS,
+      extras: [],
       rows: header ? batch.slice(1) : batch,
       bytesRead,
     };
@@ -145,6 +148,7 @@ function decode(m: FlatChunk, columns: readonly string[]): RowBatch {
     lines: m.lines,
     problemAt: m.problemAt,
     problems: m.problems,
+    extras: m.extras,
     rows: m.rows,
     bytesRead: m.bytesRead,
   };
@@ -163,6 +167,7 @@ export function batchRows(b: RowBatch): Row[] {
       columns: b.columns,
       values: b.fields.slice(at, at + b.counts[i]!),
       ...(p >= 0 ? { problem: b.problems[p]! } : {}),
+      ...(p >= 0 && b.extras[p] ? { extra: b.extras[p] } : {}),
     });
   }
   return out;

@@ -53,6 +53,8 @@ export function driftAllowed(compared: number, limit: Limit | undefined): number
 export interface CompareOptions {
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Told the leads read so far (for a progress line). */
+  progress?: (read: number, total: number | undefined) => void;
 }
 
 /** Reads the campaign (export first) and compares it with the index. */
@@ -69,6 +71,7 @@ export async function compareWithCampaign(
       onRestart: () => remote.clear(),
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.progress ? { progress: opts.progress } : {}),
     })
   ) {
     for (const lead of batch) remote.set(lead.email, lead);

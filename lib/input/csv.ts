@@ -190,6 +190,7 @@ export async function* parseCsv(
             line: start,
             columns: header,
             values: rec.slice(0, header.length),
+            extra,
             problem: `row has ${rec.length} fields but the header has ${header.length}`,
           });
           continue;

@@ -10,6 +10,8 @@ export interface Row {
   problem?: string;
   /** The text of a row that could not be parsed (invalid JSON), for the rejects file. */
   raw?: string;
+  /** A CSV row's values beyond its header's columns (a ragged row), kept for the reject. */
+  extra?: readonly string[];
   /**
    * A CSV file's header, announced before its rows (with no values), so that a header
    * without an email column is an error even when no data row follows. Not a data row.

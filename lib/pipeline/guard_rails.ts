@@ -4,6 +4,7 @@
  * or unsubscribe much of the campaign). Each says what it saw and how to allow it.
  */
 import { ExitCode, SyncError, UsageError } from "../errors.ts";
+import { plural } from "../plural.ts";
 
 /** A bound given as a count (`N`) or as a share of a whole (`P%`). */
 export type Limit = { count: number } | { percent: number };
@@ -84,7 +85,7 @@ export function checkDeletes(
   // The smallest whole percentage that allows them (integer arithmetic: no 7.000001%).
   const pct = indexed === 0 ? 100 : Math.min(100, Math.ceil((deletes * 100) / indexed));
   throw new DeleteLimitError(
-    `the plan ${VERB[action][0]} ${n(deletes)} of ${n(indexed)} indexed leads (${
+    `the plan ${VERB[action][0]} ${n(deletes)} of ${plural(indexed, "indexed lead")} (${
       share(deletes, indexed)
     }); ${rule}; nothing was written`,
     `check the input (the leads are listed with --dry-run); if these ${
@@ -109,7 +110,9 @@ export function checkRejects(
     : "";
   const what = rejected >= rows
     ? `every row was rejected (${n(rejected)} of ${n(rows)})${first}`
-    : `${n(rejected)} of ${n(rows)} rows were rejected (${share(rejected, rows)})${first}, ` +
+    : `${n(rejected)} of ${plural(rows, "row")} ${rejected === 1 ? "was" : "were"} rejected (${
+      share(rejected, rows)
+    })${first}, ` +
       `more than --max-rejects ${formatLimit(limit!)} allows`;
   throw new UsageError(
     `${what}; nothing was written`,

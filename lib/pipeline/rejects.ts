@@ -1,6 +1,7 @@
 /**
  * The rejects file (NDJSON, one line per row not sent: source, line, reason, row) and the
- * stage that diverts rejected rows into it.
+ * stage that diverts rejected rows into it. `-` writes them to stdout; `append` keeps the
+ * lines of earlier runs.
  */
 import type { LeadPayload } from "../client/smartlead.ts";
 import { fileError, openForOverwrite } from "../private_files.ts";
@@ -18,17 +19,24 @@ export interface Reject {
   raw?: string;
 }
 
+/** The rejects file name that means stdout. */
+export const REJECTS_STDOUT = "-";
+
+/** Where reject lines go: a file, or stdout (never closed here). */
+type Sink = Pick<Deno.FsFile, "write" | "close">;
+
 /** Writes rejects as NDJSON; without a path it only counts them. */
 export class RejectsWriter {
   readonly path: string | undefined;
   count = 0;
-  #file: Deno.FsFile | undefined;
+  #file: Sink | undefined;
+  #append = false;
   #buf: string[] = [];
   #enc = new TextEncoder();
   /** The first few, for the human summary. */
   readonly sample: Reject[] = [];
 
-  private constructor(path: string | undefined, file: Deno.FsFile | undefined) {
+  private constructor(path: string | undefined, file: Sink | undefined) {
     this.path = path;
     this.#file = file;
   }
@@ -39,20 +47,41 @@ export class RejectsWriter {
    * empties it, so a run refused by the lock leaves the running one's rejects alone.
    * `origin` names where the path came from in the message (`--rejects`, a config key).
    */
-  static async open(path: string | undefined, origin = "--rejects"): Promise<RejectsWriter> {
+  static async open(
+    path: string | undefined,
+    origin = "--rejects",
+    opts: { append?: boolean } = {},
+  ): Promise<RejectsWriter> {
     if (path === undefined) return new RejectsWriter(undefined, undefined);
+    if (path === REJECTS_STDOUT) {
+      const out = Deno.stdout;
+      const writer = new RejectsWriter(path, { write: (p) => out.write(p), close: () => {} });
+      writer.#append = true;
+      return writer;
+    }
     try {
-      // 0600 (personal data), and never through a link to another file; emptied by begin().
-      const file = await openForOverwrite(path, "the rejects file", origin, { truncate: false });
-      return new RejectsWriter(path, file);
+      // 0600 (personal data), and never through a link to another file; emptied by begin()
+      // unless appending.
+      const file = await openForOverwrite(path, "the rejects file", origin, {
+        truncate: false,
+        append: opts.append ?? false,
+      });
+      const writer = new RejectsWriter(path, file);
+      writer.#append = opts.append ?? false;
+      return writer;
     } catch (e) {
       throw fileError("write the rejects file", path, e, `check ${origin}`);
     }
   }
 
-  /** Empties the file (a regular one: a device such as /dev/null is left as it is). */
+  /**
+   * Empties the file (a regular one: a device such as /dev/null is left as it is), unless
+   * appending.
+   */
   async begin(): Promise<void> {
-    if (this.#file && (await this.#file.stat()).isFile) await this.#file.truncate(0);
+    const file = this.#file;
+    if (this.#append || !(file instanceof Deno.FsFile)) return;
+    if ((await file.stat()).isFile) await file.truncate(0);
   }
 
   async write(r: Reject): Promise<void> {

@@ -1,6 +1,7 @@
 /** Stage: the run's outcome as the `--json` summary object and as lines for people. */
 import { describeCost, type PlanCost } from "./estimate.ts";
 import type { RunStats } from "./stats.ts";
+import { plural } from "../plural.ts";
 
 /** How many leads `would_delete` lists at most (`would_delete_count` has them all). */
 export const WOULD_DELETE_SHOWN = 1000;
@@ -170,8 +171,8 @@ export function formatSummary(s: Summary, verbose = false): string[] {
     ? "dry run (nothing was written to Smartlead)"
     : `campaign ${s.campaign_id}`;
   lines.push(
-    `${head}: ${n(s.rows)} rows read, ${n(s.valid)} valid, ${n(s.rejected)} rejected, ` +
-      `${n(s.duplicates_in_input)} duplicates in the input`,
+    `${head}: ${plural(s.rows, "row")} read, ${n(s.valid)} valid, ${n(s.rejected)} rejected, ` +
+      `${plural(s.duplicates_in_input, "duplicate")} in the input`,
   );
   const kept = s.kept_foreign
     ? `, ${s.dry_run ? "keep" : "kept"} ${
@@ -218,14 +219,14 @@ export function formatSummary(s: Summary, verbose = false): string[] {
   if (s.rejected + s.rejected_by_smartlead > 0) {
     lines.push(
       s.rejects_file
-        ? `rejects written to ${s.rejects_file}`
+        ? `rejects written to ${s.rejects_file === "-" ? "stdout" : s.rejects_file}`
         : "pass --rejects <file> to keep the rejected rows",
     );
   }
   lines.push(
-    `${n(s.requests)} request${s.requests === 1 ? "" : "s"}${
-      s.retries ? ` (${n(s.retries)} retried)` : ""
-    } in ${duration(s.duration_ms)}` +
+    `${plural(s.requests, "request")}${s.retries ? ` (${n(s.retries)} retried)` : ""} in ${
+      duration(s.duration_ms)
+    }` +
       (s.rate_limit_wait_ms > 1000
         ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
         : ""),

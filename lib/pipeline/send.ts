@@ -24,6 +24,7 @@ import { membership } from "./confirm.ts";
 import type { RejectsWriter } from "./rejects.ts";
 import { runPool } from "./pool.ts";
 import type { RunStats } from "./stats.ts";
+import { plural } from "../plural.ts";
 
 interface Outcome {
   email: string;
@@ -72,6 +73,8 @@ export interface SenderOptions {
   log?: (line: string) => void;
   /** The run's stop signal (ends a long campaign export). */
   signal?: AbortSignal;
+  /** Told after each update, each delete and each roster page, for a progress display. */
+  onProgress?: (phase: "updating" | "deleting" | "roster") => void;
 }
 
 /** Smartlead's message out of a refusal, escaped and shortened, for a reason. */
@@ -123,8 +126,10 @@ export class Sender {
       // then say it once every batch in flight has ended, so the counts are final.
       await this.confirm();
       throw new CreditsExhaustedError(
-        `Smartlead's lead credit limit is reached: ${this.#o.stats.added} new leads went in this run, ` +
-          `${this.#o.stats.failed} were not imported`,
+        `Smartlead's lead credit limit is reached: ${
+          plural(this.#o.stats.added, "new lead")
+        } went in this run, ` +
+          `${this.#o.stats.failed} ${this.#o.stats.failed === 1 ? "was" : "were"} not imported`,
         e.hint,
       );
     }
@@ -434,6 +439,10 @@ export class Sender {
         const batch of readRoster(client, campaignId, info, {
           ...(log ? { log } : {}),
           ...(signal ? { signal } : {}),
+          progress: (read, total) => {
+            [this.#o.stats.rosterRead, this.#o.stats.rosterTotal] = [read, total];
+            this.#o.onProgress?.("roster");
+          },
         })
       ) {
         n += store.setLeadIds(batch.map((l) => [l.email, l.leadId]));
@@ -456,6 +465,8 @@ export class Sender {
     await runPool(leads, this.#o.concurrency ?? 1, async (lead) => {
       const again = await this.#update(lead);
       if (again) readd.push(again);
+      this.#o.stats.updatesDone++;
+      this.#o.onProgress?.("updating");
     });
     const size = this.#o.batchSize ?? 100;
     const chunks = (function* () {
@@ -550,6 +561,7 @@ export class Sender {
       if (result === "stale") stats.staleIds++;
       store.forget([lead.email]);
       stats.deleted++;
+      this.#o.onProgress?.("deleting");
     }
   }
 

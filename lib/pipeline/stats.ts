@@ -18,6 +18,11 @@ export class RunStats {
   staleIds = 0;
   /** Leads whose outcome was read from the campaign because the answer did not say. */
   confirmed = 0;
+  /** Leads the update phase dealt with (updated, refused, or to be added again). */
+  updatesDone = 0;
+  /** Roster leads read so far, and the campaign's size when Smartlead said it. */
+  rosterRead = 0;
+  rosterTotal: number | undefined = undefined;
   plannedAdds = 0;
   plannedUpdates = 0;
   plannedDeletes = 0;

@@ -28,10 +28,19 @@ export interface ValidateOptions {
   warn?: (message: string) => void;
 }
 
-/** The row as an object, for the rejects file. */
+/**
+ * The row as an object, for the rejects file. A ragged row's values beyond the header are
+ * kept under `_extra` (an array; `__extra` and so on if a column already has that name).
+ */
 export function rowObject(row: Row): Record<string, unknown> {
   // fromEntries defines own properties, so a "__proto__" column is kept as data.
-  return Object.fromEntries(row.columns.map((c, i) => [c, row.values[i]]));
+  const object = Object.fromEntries(row.columns.map((c, i) => [c, row.values[i]]));
+  if (row.extra !== undefined) {
+    let key = "_extra";
+    while (Object.hasOwn(object, key)) key = `_${key}`;
+    object[key] = [...row.extra];
+  }
+  return object;
 }
 
 /** Maps and validates rows. A CSV header without an email column is a usage error. */

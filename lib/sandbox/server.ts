@@ -182,6 +182,21 @@ function route(
     }));
     return json(200, { ...leadJson(lead), lead_campaign_data });
   }
+  if (parts[0] === "campaigns" && parts.length === 1 && method === "GET") {
+    // The account's campaigns: a bare array of campaign objects (the shape integrations describe;
+    // the client also reads one wrapped in an object).
+    return json(
+      200,
+      [...state.campaigns.values()].map(({ id, name, status, created_at }) => ({
+        id,
+        user_id: 1,
+        created_at,
+        updated_at: created_at,
+        status,
+        name,
+      })),
+    );
+  }
   if (parts[0] !== "campaigns" || parts.length < 2 || parts.length > 5) return notFound();
   const exporting = parts.length === 3 && parts[2] === "leads-export";
   if (parts.length >= 3 && parts[2] !== "leads" && !exporting) return notFound();
