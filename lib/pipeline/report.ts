@@ -1,4 +1,5 @@
 /** Stage: the run's outcome as the `--json` summary object and as lines for people. */
+import type { Budget } from "../client/rate_limiter.ts";
 import type { RunStats } from "./stats.ts";
 
 /** The `--json` summary. */
@@ -20,6 +21,17 @@ export interface Summary {
   requests: number;
   retries: number;
   rate_limit_wait_ms: number;
+  /**
+   * The request budget the run ended with: the ceiling (`--rate`) when Smartlead never
+   * refused, what its 429s taught, or what its `x-ratelimit-*` headers said; and the 429s
+   * taken. Null without a client (a dry run without a key).
+   */
+  rate_budget: {
+    requests: number;
+    window_ms: number;
+    source: Budget["source"];
+    status_429: number;
+  } | null;
   smartlead: Record<string, number>;
   planned: { add: number; update: number; unchanged: number; delete: number };
   rejects_file: string | null;
@@ -40,6 +52,8 @@ export function buildSummary(
     requests: number;
     retries: number;
     waitedMs: number;
+    budget?: Budget;
+    refusals?: number;
     rejectsPath: string | undefined;
     indexPath: string | undefined;
     startedAt: number;
@@ -65,6 +79,14 @@ export function buildSummary(
     requests: info.requests,
     retries: info.retries,
     rate_limit_wait_ms: Math.round(info.waitedMs),
+    rate_budget: info.budget
+      ? {
+        requests: info.budget.requests,
+        window_ms: info.budget.windowMs,
+        source: info.budget.source,
+        status_429: info.refusals ?? 0,
+      }
+      : null,
     smartlead: stats.smartlead,
     planned: {
       add: stats.plannedAdds,
@@ -133,6 +155,18 @@ export function formatSummary(s: Summary, verbose = false): string[] {
         ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
         : ""),
   );
+  const b = s.rate_budget;
+  if (b && (b.source !== "ceiling" || b.status_429 > 0)) {
+    const how = b.source === "headers"
+      ? "as Smartlead's x-ratelimit headers said"
+      : b.source === "learned"
+      ? "learnt from Smartlead's refusals"
+      : "the --rate ceiling";
+    lines.push(
+      `rate budget: ${n(b.requests)} requests per ${duration(b.window_ms)} (${how}); ` +
+        `${n(b.status_429)} × 429`,
+    );
+  }
   if (verbose && s.batches) {
     s.batches.forEach((b, i) => {
       lines.push(`batch ${i + 1}: ${Object.entries(b).map(([k, v]) => `${k}=${v}`).join(" ")}`);
