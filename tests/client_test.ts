@@ -97,6 +97,7 @@ function fakeClock() {
     sleeps: [] as number[],
     now: () => clock.t,
     epoch: () => 1_700_000_000_000 + clock.t,
+    random: () => 0, // the jitter of repeated refusals at its least
     sleep: (ms: number) => {
       clock.sleeps.push(ms);
       clock.t += ms;
@@ -131,7 +132,7 @@ Deno.test("429 honours Retry-After; 5xx backs off; both bounded, then Unavailabl
 
 Deno.test("a 429 without Retry-After waits a whole window, and 429s do not use up attempts", async () => {
   const answers = [
-    ...Array.from({ length: 5 }, () => json(429, { message: "Rate limit exceeded" })),
+    ...Array.from({ length: 4 }, () => json(429, { message: "Rate limit exceeded" })),
     json(200, { id: 1 }),
   ];
   await scripted(answers, async (url) => {
@@ -139,10 +140,11 @@ Deno.test("a 429 without Retry-After waits a whole window, and 429s do not use u
     const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, clock });
     const waits: string[] = [];
     c.limiter.onWait = (ms, reason) => waits.push(`${ms} ${reason}`);
-    await c.getCampaign(1); // 5 refusals, maxAttempts 3: still fine
-    assert.equal(c.requests, 6);
-    assert.deepEqual(clock.sleeps, Array(5).fill(60_050));
-    assert.deepEqual(waits, Array(5).fill("60050 429, waiting a window"));
+    await c.getCampaign(1); // 4 refusals, maxAttempts 3: still fine
+    assert.equal(c.requests, 5);
+    // One window, then growing: refused again right after each pause.
+    assert.deepEqual(clock.sleeps, [60_050, 60_050, 120_100, 240_200]);
+    assert.deepEqual(waits, clock.sleeps.map((ms) => `${ms} 429, waiting a window`));
   });
   await scripted(answers, async (url) => {
     const clock = fakeClock();
@@ -154,7 +156,8 @@ Deno.test("a 429 without Retry-After waits a whole window, and 429s do not use u
       rateWindowMs: 500, // what --rate-window 0.5 does: the window and a bare 429's wait
     });
     await c.getCampaign(1);
-    assert.deepEqual(clock.sleeps, Array(5).fill(2050)); // never less than the burst window
+    // Never less than the burst window.
+    assert.deepEqual(clock.sleeps, [2050, 2050, 4100, 8200]);
   });
 });
 
@@ -171,19 +174,19 @@ Deno.test("429s past --max-wait: UnavailableError after exactly the refusals tha
     await assert.rejects(c.getCampaign(1), (e) => {
       assert.ok(e instanceof UnavailableError);
       assert.equal(e.exitCode, 5);
-      // Refused at 0, 60.05, 120.1, 180.15, 240.2 s: the fifth wait would end past 300 s.
+      // Refused at 0, 60.05, 120.1, 240.2 s: the fourth wait (240.2 s) would end past 300 s.
       assert.equal(
         e.message,
         "Smartlead kept refusing requests (HTTP 429, rate limit) for 4 min; the next wait " +
-          "(60.1 s) would pass --max-wait 5 min (last: GET /campaigns/1)",
+          "(4 min) would pass --max-wait 5 min (last: GET /campaigns/1)",
       );
       assert.match(e.hint ?? "", /another job may be using the same API key/);
       return true;
     });
-    assert.equal(seen.length, 5);
+    assert.equal(seen.length, 4);
     // Every later request fails at once instead of waiting out the pause.
     await assert.rejects(c.getCampaign(1), UnavailableError);
-    assert.equal(seen.length, 5);
+    assert.equal(seen.length, 4);
   });
 });
 

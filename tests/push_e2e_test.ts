@@ -241,7 +241,10 @@ Deno.test("429 storms, 5xx and dropped connections lose nothing", async () => {
     const s = summaryOf(r);
     assert.equal(s.failed, 0);
     assert.equal((s.added as number) + (s.updated as number), 500);
-    assert.ok((s.retries as number) >= 8, `retries ${s.retries}`);
+    // Every 429, 5xx and dropped connection was retried once, and nothing else was.
+    const failed = sb.requests.filter((q) => q.status !== 200).length;
+    assert.ok(failed >= 5, `faults answered: ${failed}`);
+    assert.equal(s.retries, failed);
     const emails = sb.state.campaignLeads(1).map((l) => l.email).sort();
     assert.equal(emails.length, 500);
     assert.equal(new Set(emails).size, 500);

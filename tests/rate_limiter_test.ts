@@ -144,34 +144,44 @@ Deno.test("RateLimiter", async (t) => {
   );
 
   await t.step("a 429 without hints pauses one long window; with Retry-After, that", async () => {
-    const clock = fakeClock();
-    const limiter = new RateLimiter(
-      { requests: 10, windowMs: 2000, longWindowMs: 60_000, marginMs: 50 },
-      clock,
-    );
-    const waits: Array<[number, WaitReason]> = [];
-    limiter.onWait = (ms, reason) => waits.push([ms, reason]);
-    const at: number[] = [];
-    const refuse = async (headers?: Headers) => {
-      const slot = await limiter.acquire();
-      at.push(clock.t);
-      return limiter.refused(slot, headers);
-    };
-    assert.equal(await refuse(), 60_050);
-    await refuse(new Headers({ "retry-after": "7" }));
-    // "0" would be hammering: never less than the burst window.
-    await refuse(new Headers({ "retry-after": "0" }));
-    await refuse(new Headers({ "x-ratelimit-reset": "5" }));
-    assert.deepEqual(await starts(limiter, clock, 1), [74_100]);
-    assert.deepEqual(at, [0, 60_050, 67_050, 69_050]);
-    assert.deepEqual(waits, [
-      [60_050, "429, waiting a window"],
-      [7000, "retry-after"],
-      [2000, "retry-after"],
-      [5050, "x-ratelimit-reset"],
-    ]);
-    assert.equal(limiter.refusals, 4);
+    const cases: Array<[Headers | undefined, number, WaitReason]> = [
+      [undefined, 60_050, "429, waiting a window"],
+      [new Headers({ "retry-after": "7" }), 7000, "retry-after"],
+      // "0" would be hammering: never less than the burst window.
+      [new Headers({ "retry-after": "0" }), 2000, "retry-after"],
+      [new Headers({ "x-ratelimit-reset": "5" }), 5050, "x-ratelimit-reset"],
+    ];
+    for (const [headers, ms, why] of cases) {
+      const clock = fakeClock();
+      const limiter = new RateLimiter(
+        { requests: 10, windowMs: 2000, longWindowMs: 60_000, marginMs: 50 },
+        clock,
+      );
+      const waits: Array<[number, WaitReason]> = [];
+      limiter.onWait = (ms, reason) => waits.push([ms, reason]);
+      assert.equal(limiter.refused(await limiter.acquire(), headers), ms);
+      assert.deepEqual(await starts(limiter, clock, 1), [ms]);
+      assert.deepEqual(waits, [[ms, why]]);
+      assert.equal(limiter.refusals, 1);
+    }
   });
+
+  await t.step(
+    "refused again right after each pause: waits grow x2, x4, x8, jittered",
+    async () => {
+      const clock = { ...fakeClock(), random: () => 0.5 };
+      const limiter = new RateLimiter(
+        { requests: 10, windowMs: 2000, longWindowMs: 60_000, marginMs: 50 },
+        clock,
+      );
+      const waits: number[] = [];
+      for (let i = 0; i < 6; i++) waits.push(limiter.refused(await limiter.acquire()));
+      assert.deepEqual(waits, [60_050, 90_075, 180_150, 360_300, 720_600, 720_600]);
+      // An answer ends the spell: the next refusal waits one window again.
+      limiter.answered(await limiter.acquire());
+      assert.equal(limiter.refused(await limiter.acquire()), 60_050);
+    },
+  );
 
   await t.step("after a 429 one request at a time, doubling with each answer", async () => {
     const clock = fakeClock();
@@ -194,6 +204,16 @@ Deno.test("RateLimiter", async (t) => {
     assert.equal(limiter.limits.inFlight, 4);
     limiter.answered(await limiter.acquire());
     assert.equal(limiter.limits.inFlight, 4); // never above --concurrency
+  });
+
+  await t.step("a stray 429 early in a run at most halves the burst limit", async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ requests: 10, windowMs: 2000, marginMs: 0 }, clock);
+    limiter.answered(await limiter.acquire());
+    limiter.refused(await limiter.acquire(), new Headers({ "retry-after": "1" }));
+    // One request had been admitted in the window: the budget seen is 1, but 5 is kept.
+    assert.deepEqual(limiter.budget(), { requests: 5, windowMs: 2000, source: "learned" });
+    assert.equal(limiter.limits.long, Infinity);
   });
 
   await t.step("abandon() fails every waiting and later request with its error", async () => {
@@ -268,7 +288,7 @@ async function simulate(
       ...(opts.ceiling ?? { requests: 10, windowMs: 2000 }),
       concurrency: opts.concurrency ?? 4,
       ...(opts.longWindowMs ? { longWindowMs: opts.longWindowMs } : {}),
-    }, { now: vt.now, sleep: vt.sleep, epoch: vt.epoch })
+    }, { now: vt.now, sleep: vt.sleep, epoch: vt.epoch, random: vt.random })
   );
   const finished: number[] = [];
   await vt.run(
@@ -382,6 +402,24 @@ Deno.test("several jobs on one key", async (t) => {
     assert.equal(server.refused, 12);
     assert.deepEqual(limiters.map((l) => l.limits.short), [5, 5]);
     assert.ok(server.budgetUsed() >= 0.8, `used ${server.budgetUsed()}`);
+  });
+
+  await t.step("a job starting during the other's lockout: no livelock, both finish", async () => {
+    // B's first request lands in the lockout A's refusal started, and extends it; A's, after
+    // its pause, extends it again... Waits that grow with jitter on repeated refusals break
+    // the cycle.
+    const vt = new VirtualTime();
+    const server = new SimServer(LOCKOUT_60, vt, 200);
+    const clock = { now: vt.now, sleep: vt.sleep, epoch: vt.epoch, random: vt.random };
+    const [a, b] = [0, 1].map(() =>
+      new RateLimiter({ requests: 10, windowMs: 2000, concurrency: 4 }, clock)
+    );
+    await vt.run(Promise.all([
+      simulateJob(a!, server, 300, 4),
+      vt.sleep(30_000).then(() => simulateJob(b!, server, 300, 4)),
+    ]));
+    assert.equal(server.admitted.length, 600);
+    assert.deepEqual([server.refused, a!.refusals, b!.refusals], [14, 7, 7]);
   });
 
   await t.step("a job left alone grows back into the whole budget", async () => {

@@ -33,7 +33,16 @@ export class VirtualTime {
   /** Epoch of t = 0, for epoch-style resets. */
   readonly epochBase = 1_700_000_000_000;
 
+  #seed = 42;
+
   now = (): number => this.t;
+  /** A seeded generator (mulberry32): the same jitter on every run. */
+  random = (): number => {
+    let x = (this.#seed = (this.#seed + 0x6d2b79f5) | 0);
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
   epoch = (): number => this.epochBase + this.t;
   sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {

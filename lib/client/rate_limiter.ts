@@ -12,7 +12,9 @@
  *   in each window before the refused one and tightens the window the evidence points at
  *   (see `#learn`). The pause after a 429 is the server's `Retry-After`, else its
  *   `x-ratelimit-reset`, else a whole long window; during it nothing starts, and afterwards
- *   one request goes alone (concurrency 1, doubling with each answer).
+ *   one request goes alone (concurrency 1, doubling with each answer). Refused again right
+ *   after a pause, the waits grow (x2, x4, up to x8) with jitter: a lockout that every
+ *   refusal extends is otherwise kept alive forever by two jobs taking turns.
  * - After a few windows used to the full without a refusal, a learnt limit is probed one
  *   request higher; a probe that fails makes the next one wait twice as long, one that holds
  *   makes the next step bigger. Several jobs sharing a key thus settle on shares that add up
@@ -57,6 +59,8 @@ export interface Clock {
   sleep: Sleep;
   /** Milliseconds since the Unix epoch; default `Date.now`. */
   epoch?(): number;
+  /** Uniform in [0, 1), for the jitter of repeated refusals; default `Math.random`. */
+  random?(): number;
 }
 
 /** Why the limiter is holding a request back (shown on the progress line). */
@@ -172,6 +176,9 @@ export class RateLimiter {
   #now: () => number;
   #epoch: () => number;
   #sleep: Sleep;
+  #random: () => number;
+  /** Refusals in a row (one per burst) without an answer in between. */
+  #spell = 0;
   /** Total time requests spent waiting for a slot or a pause. */
   waitedMs = 0;
   /** 429 answers received. */
@@ -205,6 +212,7 @@ export class RateLimiter {
     this.#now = clock?.now ?? (() => performance.now());
     this.#epoch = clock?.epoch ?? (() => Date.now());
     this.#sleep = clock?.sleep ?? realSleep;
+    this.#random = clock?.random ?? Math.random;
   }
 
   /** The current limits: the burst window's and the long window's (Infinity: not learnt). */
@@ -288,6 +296,7 @@ export class RateLimiter {
   answered(slot: Slot, headers?: Headers): void {
     this.#end();
     this.#refusedSince = undefined;
+    this.#spell = 0;
     this.#maxInFlight = Math.min(this.#concurrency, this.#maxInFlight * 2);
     if (headers) this.#observe(slot, headers);
   }
@@ -300,8 +309,8 @@ export class RateLimiter {
   /**
    * A 429: learns from it, pauses every request (for the answer's `Retry-After`, else its
    * `x-ratelimit-reset`, else one long window; never less than the burst window, so that a
-   * server saying "0" is not hammered) and lets one request at a time through afterwards.
-   * Returns the pause.
+   * server saying "0" is not hammered; longer and jittered when refused again right after a
+   * pause) and lets one request at a time through afterwards. Returns the pause.
    */
   refused(slot: Slot, headers?: Headers): number {
     const retryAfter = parseRetryAfter(headers?.get("retry-after") ?? null, this.#epoch());
@@ -325,11 +334,20 @@ export class RateLimiter {
     this.#refusedSince ??= now;
     // Requests sent before an earlier refusal arrived belong to the same burst: only the
     // first refusal of a burst teaches anything.
-    if (start.generation === this.refusals) this.#learn(start, waitMs);
+    const fresh = start.generation === this.refusals;
+    if (fresh) {
+      this.#learn(start, waitMs);
+      this.#spell++;
+    }
     this.refusals++;
     this.#lastRefusal = now;
     this.#maxInFlight = 1;
-    const wait = waitMs ?? this.refusalWaitMs;
+    // Refused again right after a pause: the key is locked, perhaps kept locked by another
+    // job poking it. Waits grow (x2, x4, up to x8) with jitter, so that jobs drift apart.
+    const base = waitMs ?? this.refusalWaitMs;
+    const wait = fresh && this.#spell > 1
+      ? Math.round(base * Math.min(8, 2 ** (this.#spell - 2)) * (1 + this.#random()))
+      : base;
     this.#lastPauseMs = wait;
     this.pause(wait, waitMs === undefined ? "429, waiting a window" : reason);
     return wait;
@@ -419,7 +437,9 @@ export class RateLimiter {
       w.known = w.n;
       w.probeAt = undefined;
       w.probeEvery = 1;
-      w.step = Math.min(w.step * 2, Math.max(1, Math.ceil(w.n / 4)));
+      // The long window doubles at most; the burst window, whose refusals come back
+      // sooner, grows by a quarter at most.
+      w.step = Math.min(w.step * 2, w === this.#short ? Math.ceil(w.n / 4) : w.n);
     }
     if (w.probeAt === undefined && w.streak >= w.probeEvery && w.n < w.max) {
       w.n = Math.min(w.max, w.n + w.step);
@@ -452,7 +472,7 @@ export class RateLimiter {
     if (l && l.probeAt !== undefined && cl > 0) blamed = l;
     else if (s.probeAt !== undefined && cs > 0) blamed = s;
     else if (l && waitMs !== undefined) blamed = waitMs <= burstWait ? s : l;
-    else if (cs > 0 && (cs + 1 >= s.n || !l || cs >= this.#busiestBurst(refused))) blamed = s;
+    else if (cs > 0 && (!l || cs >= this.#busiestBurst(refused))) blamed = s;
     else if (l && cl > 0) blamed = l;
     if (blamed && (blamed === s ? cs : cl) === 0) blamed = undefined;
     if (blamed) this.#tighten(blamed, blamed === s ? cs : cl);
@@ -481,7 +501,10 @@ export class RateLimiter {
     if (w.known !== undefined && count >= w.known) {
       w.probeEvery = Math.min(16, Math.max(this.#probeAfter, w.probeEvery * 2));
     }
-    w.n = Math.max(1, Math.min(count, w.n));
+    // At most halved per refusal: one stray 429 early in a run, when this client has sent
+    // only a few requests, must not teach a budget of one or two.
+    const floor = Number.isFinite(w.n) ? Math.floor(w.n / 2) : 0;
+    w.n = Math.max(1, Math.min(w.n, Math.max(count, floor)));
     w.known = w.n;
     w.probeAt = undefined;
     w.step = 1;
