@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
-import { runCli, summaryOf, withSandbox } from "./helpers.ts";
+import { cliArgs, runCli, summaryOf, withSandbox } from "./helpers.ts";
 
 async function leadsCsv(path: string, n: number, prefix = "r"): Promise<void> {
   const lines = ["email,first_name"];
@@ -161,4 +161,57 @@ Deno.test("a deleted campaign (200 with an empty body) is 'campaign not found'",
     assert.match(r.stderr, /^error: campaign 1 not found — check --campaign-id/);
     assert.equal(sb.state.campaignLeads(1).length, 0);
   });
+});
+
+Deno.test("the sandbox sub-command's rate and Cloudflare options", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: cliArgs([
+      "sandbox",
+      "--json",
+      "--rate",
+      "1/60",
+      "--no-retry-after",
+      "--lockout",
+      "60",
+      "--reset",
+      "none",
+      "--block-user-agent",
+      "curl/",
+    ]),
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += r.value;
+    }
+    const { url, api_key } = JSON.parse(text.split("\n")[0]!);
+    const get = async (agent = "smartlead-sync/test") => {
+      const res = await fetch(`${url}/campaigns/1?api_key=${api_key}`, {
+        headers: { "user-agent": agent },
+      });
+      return { status: res.status, headers: res.headers, body: await res.text() };
+    };
+    const ok = await get();
+    assert.deepEqual([ok.status, ok.headers.get("x-ratelimit-limit")], [200, null]);
+    const refused = await get();
+    assert.deepEqual([refused.status, refused.headers.get("retry-after")], [429, null]);
+    const blocked = await get("curl/8.5.0");
+    assert.deepEqual([blocked.status, blocked.body], [403, "error code: 1010"]);
+  } finally {
+    child.kill("SIGTERM");
+    await reader.cancel();
+    await child.status;
+  }
+  const bad = await runCli(["sandbox", "--rate", "1/60", "--lockout", "forever"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^error: --lockout forever: expected seconds from 0 to 3600/);
+  const badReset = await runCli(["sandbox", "--reset", "sometimes"]);
+  assert.equal(badReset.code, 2);
+  assert.match(badReset.stderr, /--reset.*sometimes/);
 });
