@@ -9,6 +9,7 @@
 import { startSandbox } from "../lib/sandbox/server.ts";
 import { ensureLeadCsv } from "./gen.ts";
 import { type Measured, measureDeno } from "./proc.ts";
+import { rateBench } from "./rate.ts";
 import type { StageTimes } from "./profile.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -108,8 +109,6 @@ async function main(): Promise<void> {
   const file = `${DATA}/leads-${args.rows}.csv`;
   log(`data: ${file}`);
   if (await ensureLeadCsv(file, { rows: args.rows })) log("  generated");
-  const rateFile = `${DATA}/leads-6000-clean.csv`;
-  await ensureLeadCsv(rateFile, { rows: 6000, duplicateRate: 0, invalidRate: 0, seed: 6000 });
   const fileBytes = (await Deno.stat(file)).size;
   const results: Record<string, unknown> = { rows: args.rows, file_bytes: fileBytes };
   const table: Row[] = [];
@@ -273,74 +272,11 @@ async function main(): Promise<void> {
       }
     }
 
-    // 5. Rate-limit use: 6,000 leads, batch 100, default --rate 10/2, sandbox at 10 / 2 s.
+    // 5. Rate-limit use (bench/rate.ts; alone: deno task bench:rate).
     {
-      const window = { requests: 10, windowMs: 2000 };
-      const sb = await startSandbox({ apiKey: "bench-key", campaignIds: [1], rate: window });
-      try {
-        log("rate-limited push of 6,000 leads (sandbox: 10 requests / 2 s)");
-        const env = { SMARTLEAD_API_KEY: sb.apiKey, SMARTLEAD_BASE_URL: sb.url };
-        const m = await runOk(
-          [
-            "run",
-            "-A",
-            CLI,
-            "push",
-            rateFile,
-            "--campaign-id",
-            "1",
-            "--json",
-            "--state",
-            `${tmp}/rate`,
-            "--batch-size",
-            "100",
-          ],
-          env,
-        );
-        const reqs = sb.requests;
-        const n = reqs.length;
-        const tooMany = reqs.filter((r) => r.status === 429).length;
-        const spanMs = reqs[n - 1]!.at - reqs[0]!.at;
-        // The brief's ideal: the first 10 free, then 5 a second (the long-run rate).
-        const idealAvg = Math.max(0, n - window.requests) / (window.requests / window.windowMs);
-        // What a sliding window of 10 / 2 s allows at best: request k starts at
-        // floor((k - 1) / 10) * 2 s, so the last one at floor((n - 1) / 10) * 2 s.
-        const idealWindow = Math.floor((n - 1) / window.requests) * window.windowMs;
-        results.rate_limit = {
-          requests: n,
-          status_429: tooMany,
-          span_ms: spanMs,
-          ideal_avg_ms: idealAvg,
-          ideal_window_ms: idealWindow,
-          used_vs_avg: idealAvg / spanMs,
-          used_vs_window: idealWindow / spanMs,
-          wall_ms: m.ms,
-        };
-        table.push({
-          metric: "rate limit: requests, 429s",
-          value: `${n} requests, ${tooMany} x 429`,
-          target: "0 x 429",
-          met: tooMany === 0,
-        });
-        table.push({
-          metric: "rate limit: budget used (window ideal)",
-          value: `${fmt(idealWindow / spanMs)} (${fmt(idealWindow / 1000, 1)} s ideal / ${
-            fmt(spanMs / 1000, 2)
-          } s first-to-last request)`,
-          target: ">= 0.9",
-          met: idealWindow / spanMs >= 0.9,
-        });
-        table.push({
-          metric: "rate limit: budget used (10 then 5/s)",
-          value: `${fmt(idealAvg / spanMs)} (${
-            fmt(idealAvg / 1000, 1)
-          } s ideal; unreachable under a sliding window)`,
-          target: ">= 0.9",
-          met: idealAvg / spanMs >= 0.9,
-        });
-      } finally {
-        await sb.close();
-      }
+      const rate = await rateBench({ tmp, data: DATA, log });
+      results.rate_limit = rate.results;
+      table.push(...rate.table);
     }
 
     if (args.profile) {

@@ -89,6 +89,10 @@ export interface PushOptions {
   origins?: { rejects?: string; state?: string };
   settings?: AddLeadsSettings;
   maxAttempts?: number;
+  /** How long 429s are waited out before exit 5; default 15 min. */
+  maxWaitMs?: number;
+  /** The period a learnt rate budget is counted over; default 60 s. */
+  rateWindowMs?: number;
   timeoutMs?: number;
   backoffBaseMs?: number;
   stdin?: ReadableStream<Uint8Array>;
@@ -188,6 +192,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
       baseUrl,
       ...(opts.rate ? { rate: opts.rate } : {}),
       ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+      ...(opts.maxWaitMs !== undefined ? { maxWaitMs: opts.maxWaitMs } : {}),
+      ...(opts.rateWindowMs !== undefined ? { rateWindowMs: opts.rateWindowMs } : {}),
+      concurrency: opts.concurrency ?? 4,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.backoffBaseMs !== undefined ? { backoffBaseMs: opts.backoffBaseMs } : {}),
       ...(opts.debug ? { debug: opts.debug } : {}),
@@ -261,6 +268,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       requests: client?.requests ?? 0,
       retries: client?.retries ?? 0,
       waitedMs: client?.limiter.waitedMs ?? 0,
+      ...(client ? { budget: client.limiter.budget(), refusals: client.limiter.refusals } : {}),
       rejectsPath: opts.rejectsPath,
       indexPath: dryRun && store.path === ":memory:" ? undefined : indexPath,
       startedAt,

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  DEFAULT_TIMEOUT_MS,
   parseRetryAfter,
   SmartleadClient,
   SmartleadRequestError,
@@ -13,6 +14,7 @@ import {
   CampaignNotFoundError,
   InterruptedError,
   UnavailableError,
+  UsageError,
 } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -98,14 +100,30 @@ Deno.test("requests carry the key in the query, a User-Agent, and JSON bodies", 
   );
 });
 
+/** A clock that only moves when the client sleeps. */
+function fakeClock() {
+  const clock = {
+    t: 0,
+    sleeps: [] as number[],
+    now: () => clock.t,
+    epoch: () => 1_700_000_000_000 + clock.t,
+    random: () => 0, // the jitter of repeated refusals at its least
+    sleep: (ms: number) => {
+      clock.sleeps.push(ms);
+      clock.t += ms;
+      return Promise.resolve();
+    },
+  };
+  return clock;
+}
+
 Deno.test("429 honours Retry-After; 5xx backs off; both bounded, then UnavailableError naming the last answer", async () => {
-  await scripted([json(429, {}, { "retry-after": "1" }), json(200, { id: 1 })], async (url) => {
-    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
+  await scripted([json(429, {}, { "retry-after": "3" }), json(200, { id: 1 })], async (url) => {
+    const clock = fakeClock();
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, clock });
     await c.getCampaign(1);
-    // The limiter held the retry for the whole Retry-After (what it computed, not a stopwatch).
-    const waited = c.limiter.waitedMs;
-    assert.ok(waited > 900 && waited <= 1000, `waited ${waited} ms`);
-    assert.deepEqual([c.requests, c.retries], [2, 1]);
+    assert.deepEqual(clock.sleeps, [3000]);
+    assert.deepEqual([c.requests, c.retries, c.limiter.refusals], [2, 1, 1]);
   });
   await scripted([json(503, { message: "down for maintenance" })], async (url) => {
     const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
@@ -120,6 +138,141 @@ Deno.test("429 honours Retry-After; 5xx backs off; both bounded, then Unavailabl
     });
     assert.equal(c.requests, 3);
   });
+});
+
+Deno.test("a 429 without Retry-After waits a whole window, and 429s do not use up attempts", async () => {
+  const answers = [
+    ...Array.from({ length: 4 }, () => json(429, { message: "Rate limit exceeded" })),
+    json(200, { id: 1 }),
+  ];
+  await scripted(answers, async (url) => {
+    const clock = fakeClock();
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast, clock });
+    const waits: string[] = [];
+    c.limiter.onWait = (ms, reason) => waits.push(`${ms} ${reason}`);
+    await c.getCampaign(1); // 4 refusals, maxAttempts 3: still fine
+    assert.equal(c.requests, 5);
+    // One window, then growing: refused again right after each pause.
+    assert.deepEqual(clock.sleeps, [60_050, 60_050, 120_100, 240_200]);
+    assert.deepEqual(waits, clock.sleeps.map((ms) => `${ms} 429, waiting a window`));
+  });
+  await scripted(answers, async (url) => {
+    const clock = fakeClock();
+    const c = new SmartleadClient({
+      apiKey: KEY,
+      baseUrl: url,
+      ...fast,
+      clock,
+      rateWindowMs: 500, // what --rate-window 0.5 does: the window and a bare 429's wait
+    });
+    await c.getCampaign(1);
+    // Never less than the burst window.
+    assert.deepEqual(clock.sleeps, [2050, 2050, 4100, 8200]);
+  });
+});
+
+Deno.test("429s past --max-wait: UnavailableError after exactly the refusals that fit", async () => {
+  await scripted([json(429, { message: "Rate limit exceeded" })], async (url, seen) => {
+    const clock = fakeClock();
+    const c = new SmartleadClient({
+      apiKey: KEY,
+      baseUrl: url,
+      ...fast,
+      clock,
+      maxWaitMs: 300_000,
+    });
+    await assert.rejects(c.getCampaign(1), (e) => {
+      assert.ok(e instanceof UnavailableError);
+      assert.equal(e.exitCode, 5);
+      // Refused at 0, 60.05, 120.1, 240.2 s: the fourth wait (240.2 s) would end past 300 s.
+      assert.equal(
+        e.message,
+        "Smartlead kept refusing requests (HTTP 429, rate limit) for 4 min; the next wait " +
+          "(4 min) would pass --max-wait 5 min (last: GET /campaigns/1)",
+      );
+      assert.match(e.hint ?? "", /another job may be using the same API key/);
+      return true;
+    });
+    assert.equal(seen.length, 4);
+    // Every later request fails at once instead of waiting out the pause.
+    await assert.rejects(c.getCampaign(1), UnavailableError);
+    assert.equal(seen.length, 4);
+  });
+});
+
+Deno.test("Cloudflare: 524 is retried; a 403 that is not JSON is a CDN block, not a bad key", async () => {
+  await scripted([
+    () => new Response("error code: 524", { status: 524 }),
+    json(200, { id: 1 }),
+  ], async (url) => {
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
+    await c.getCampaign(1);
+    assert.deepEqual([c.requests, c.retries], [2, 1]);
+  });
+  for (
+    const body of [
+      "error code: 1010",
+      "<!DOCTYPE html><html><head><title>Access denied | server.smartlead.ai used Cloudflare</title></head></html>",
+    ]
+  ) {
+    await scripted([() => new Response(body, { status: 403 })], async (url) => {
+      const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
+      await assert.rejects(c.getCampaign(1), (e) => {
+        assert.ok(e instanceof AuthError);
+        assert.equal(e.exitCode, 3);
+        assert.match(e.message, /^Smartlead's CDN \(Cloudflare\) blocked the request \(HTTP 403/);
+        assert.match(e.message, new RegExp(`User-Agent: smartlead-sync/${VERSION}$`));
+        assert.doesNotMatch(`${e.message} ${e.hint}`, /SMARTLEAD_API_KEY|--api-key/);
+        return true;
+      });
+      assert.equal(c.requests, 1);
+    });
+  }
+  await scripted([json(403, { message: "Access denied" })], async (url) => {
+    const c = new SmartleadClient({ apiKey: KEY, baseUrl: url, ...fast });
+    await assert.rejects(c.getCampaign(1), (e) => {
+      assert.ok(e instanceof AuthError);
+      assert.equal(e.message, "Smartlead refused the API key (HTTP 403: Access denied)");
+      assert.match(e.hint ?? "", /check SMARTLEAD_API_KEY/);
+      return true;
+    });
+  });
+});
+
+Deno.test("a base URL that answers like something else than Smartlead is named as wrong", async () => {
+  const cases: Array<[() => Response, string, RegExp]> = [
+    [
+      () => new Response("Cannot GET /campaigns/7", { status: 404 }),
+      "/v1",
+      /answered HTTP 404 with "Cannot GET \/campaigns\/7"/,
+    ],
+    [json(404, { message: "Not found" }), "/api/v1", /answered HTTP 404 with "{\\"message/],
+    [
+      () => new Response("<html><body>Welcome</body></html>", { status: 200 }),
+      "",
+      /answered HTTP 200 with "<html><body>Welcome<\/body><\/html>"/,
+    ],
+  ];
+  for (const [answer, suffix, what] of cases) {
+    await scripted([answer], async (url) => {
+      const base = url.replace(/\/api\/v1$/, suffix);
+      const c = new SmartleadClient({ apiKey: KEY, baseUrl: base, ...fast });
+      await assert.rejects(c.getCampaign(7), (e) => {
+        assert.ok(e instanceof UsageError, String(e));
+        assert.equal(e.exitCode, 2);
+        assert.ok(e.message.startsWith(`the base URL ${base} looks wrong: GET /campaigns/{id}`));
+        assert.match(e.message, what);
+        assert.equal(
+          e.hint,
+          suffix === "/api/v1"
+            ? "check --base-url / SMARTLEAD_BASE_URL"
+            : "it lacks /api/v1: Smartlead's is https://server.smartlead.ai/api/v1",
+        );
+        assert.ok(!e.message.includes(KEY));
+        return true;
+      });
+    });
+  }
 });
 
 Deno.test("network errors are retried and their messages never carry the key", async () => {
@@ -139,6 +292,10 @@ Deno.test("network errors are retried and their messages never carry the key", a
     assert.ok(!(e.stack ?? "").includes(KEY));
     return true;
   });
+});
+
+Deno.test("the default request timeout outlasts Cloudflare's 100 s", () => {
+  assert.equal(DEFAULT_TIMEOUT_MS, 120_000);
 });
 
 Deno.test("parseRetryAfter: seconds, HTTP dates, garbage", () => {

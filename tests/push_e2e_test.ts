@@ -369,6 +369,14 @@ Deno.test("usage errors exit 2 with one line and no stack", async () => {
         /^error: --rate "fast": expected n\/seconds/,
       ],
       [
+        ["push", `${TESTDATA}/messy.csv`, "--campaign-id", "1", "--max-wait", "0"],
+        /^error: --max-wait "0": expected a whole number from 1 to 86400/,
+      ],
+      [
+        ["push", `${TESTDATA}/messy.csv`, "--campaign-id", "1", "--rate-window", "soon"],
+        /^error: --rate-window "soon": expected seconds, more than 0 and at most 3600/,
+      ],
+      [
         ["push", `${TESTDATA}/messy.csv`, "--campaign-id", "1", "--map", "company=Company"],
         /^error: --map "company=Company": unknown field "company"/,
       ],

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rateHeaders, RateWindow } from "../lib/sandbox/faults.ts";
 import {
   formatBanner,
   type Sandbox,
@@ -316,6 +317,90 @@ Deno.test("rate limit: 429 with Retry-After, then success after the window", asy
     sb.setRate(null);
     const free = await call(sb, "GET", "/campaigns/1");
     assert.equal(free.headers.get("x-ratelimit-limit"), null);
+  });
+});
+
+Deno.test("rate window: lockout after each refusal, extended by refusals during it", () => {
+  const w = new RateWindow({ requests: 2, windowMs: 1000, lockoutMs: 5000 });
+  const allowed = (t: number) => w.admit(t)!.allowed;
+  assert.deepEqual([allowed(0), allowed(10), allowed(20)], [true, true, false]);
+  // The window frees at 1000, but the refusal at 20 locked the key until 5020...
+  assert.equal(allowed(1500), false);
+  // ...and the refusal at 1500 extended it to 6500.
+  const during = w.admit(6000)!;
+  assert.deepEqual([during.allowed, during.waitMs, during.resetMs], [false, 5000, 5000]);
+  assert.equal(allowed(11_000), true);
+  // Without a lockout, only the window counts.
+  const plain = new RateWindow({ requests: 1, windowMs: 1000 });
+  assert.deepEqual([plain.admit(0)!.allowed, plain.admit(1)!.allowed], [true, false]);
+  assert.equal(plain.admit(1000)!.allowed, true);
+});
+
+Deno.test("rate headers: Retry-After optional, reset as delta, epoch or absent", () => {
+  const refused = { allowed: false, limit: 60, remaining: 0, waitMs: 41_200, resetMs: 41_200 };
+  const ok = { allowed: true, limit: 60, remaining: 17, waitMs: 0, resetMs: 300 };
+  const epoch = 1_700_000_000_500;
+  const base = { requests: 60, windowMs: 60_000 };
+  assert.deepEqual(rateHeaders(refused, base, epoch), {
+    "retry-after": "42",
+    "x-ratelimit-limit": "60",
+    "x-ratelimit-remaining": "0",
+    "x-ratelimit-reset": "42",
+  });
+  assert.deepEqual(rateHeaders(ok, base, epoch), {
+    "x-ratelimit-limit": "60",
+    "x-ratelimit-remaining": "17",
+    "x-ratelimit-reset": "1", // at least a second
+  });
+  assert.deepEqual(rateHeaders(refused, { ...base, retryAfter: false, reset: "epoch" }, epoch), {
+    "x-ratelimit-limit": "60",
+    "x-ratelimit-remaining": "0",
+    "x-ratelimit-reset": "1700000042", // ceil((epoch + 41.2 s) / 1000)
+  });
+  assert.deepEqual(rateHeaders(refused, { ...base, retryAfter: false, reset: "none" }, epoch), {});
+});
+
+Deno.test("rate limit over HTTP: no Retry-After, a lockout, and the control endpoint", async () => {
+  await withSandbox({
+    rate: { requests: 1, windowMs: 60_000, retryAfter: false, reset: "none", lockoutMs: 60_000 },
+  }, async (sb) => {
+    const first = await call(sb, "GET", "/campaigns/1");
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("x-ratelimit-limit"), null);
+    const refused = await call(sb, "GET", "/campaigns/1");
+    assert.deepEqual([refused.status, refused.body], [429, { message: "Rate limit exceeded" }]);
+    assert.equal(refused.headers.get("retry-after"), null);
+    assert.equal(refused.headers.get("x-ratelimit-reset"), null);
+    const root = sb.url.replace(/\/api\/v1$/, "");
+    const post = async (body: unknown) => {
+      const res = await fetch(`${root}/__sandbox/rate`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await post({ requests: 1, windowMs: 1000, reset: "sometimes" }), 400);
+    assert.equal(await post({ requests: 1, windowMs: 1000, lockoutMs: "long" }), 400);
+    assert.equal(await post({ requests: 5, windowMs: 60_000, reset: "epoch" }), 204);
+    const epoch = await call(sb, "GET", "/campaigns/1");
+    assert.equal(epoch.status, 200);
+    const reset = Number(epoch.headers.get("x-ratelimit-reset"));
+    assert.ok(Math.abs(reset - (Date.now() / 1000 + 60)) < 5, String(reset));
+  });
+});
+
+Deno.test("Cloudflare block: a matching User-Agent gets 403 'error code: 1010' as text", async () => {
+  await withSandbox({ blockUserAgent: "Python-Requests" }, async (sb) => {
+    const blocked = await fetch(`${sb.url}/campaigns/1?api_key=wrong`, {
+      headers: { "user-agent": "python-requests/2.31" },
+    });
+    assert.equal(blocked.status, 403);
+    assert.equal(blocked.headers.get("content-type"), "text/plain; charset=UTF-8");
+    assert.equal(await blocked.text(), "error code: 1010"); // before the key is even looked at
+    const other = await call(sb, "GET", "/campaigns/1");
+    assert.equal(other.status, 200);
+    assert.deepEqual(sb.requests.map((r) => r.status), [403, 200]);
   });
 });
 

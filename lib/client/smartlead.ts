@@ -1,16 +1,23 @@
 /**
  * The one module that talks HTTP to Smartlead: base URL, the `api_key` query parameter and
  * its redaction, User-Agent, timeouts, the client-side rate limiter, retries with
- * exponential backoff and jitter, and `Retry-After`. Redirects are never followed, answers
- * are read up to a size cap, and every wait ends when the run is asked to stop
- * (`lib/client/transport.ts`).
+ * exponential backoff and jitter for 5xx and network errors, and 429s waited out on a time
+ * budget (`Retry-After`, `x-ratelimit-reset`, or a whole window). Redirects are never
+ * followed, answers are read up to a size cap, and every wait ends when the run is asked to
+ * stop (`lib/client/transport.ts`).
  */
 import type { z } from "zod";
-import { AuthError, CampaignNotFoundError, SyncError, UnavailableError } from "../errors.ts";
+import {
+  AuthError,
+  CampaignNotFoundError,
+  SyncError,
+  UnavailableError,
+  UsageError,
+} from "../errors.ts";
 import { escapeControl } from "../escape.ts";
 import { clip, redact, registerSecret, withoutCredentials } from "../redact.ts";
 import { VERSION } from "../version.ts";
-import { RateLimiter, type Sleep } from "./rate_limiter.ts";
+import { type Clock, RateLimiter, realSleep, type Sleep, type Slot } from "./rate_limiter.ts";
 import {
   abortableSleep,
   BodyTooLarge,
@@ -21,6 +28,7 @@ import {
   permissionError,
   readCapped,
   redirectError,
+  type Sleep as TransportSleep,
   timerSleep,
   tooLarge,
 } from "./transport.ts";
@@ -47,8 +55,14 @@ import { isStaleLeadIdAnswer } from "./stale_id.ts";
 import { plural } from "../plural.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
-/** The request budget when `--rate` is not given. */
-export const DEFAULT_RATE = { requests: 10, windowMs: 2000 };
+/** Cloudflare gives Smartlead's origin about 100 s before answering 524. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+/** For `GET /campaigns/{id}/leads-export` (the whole campaign as CSV), once it is used. */
+export const EXPORT_TIMEOUT_MS = 600_000;
+/** How long 429s are waited out before giving up (a lockout can last minutes). */
+export const DEFAULT_MAX_WAIT_MS = 15 * 60_000;
+/** The client's ceiling unless `--rate` says otherwise: Smartlead's documented burst. */
+export const DEFAULT_RATE = { requests: 10, windowMs: 2000 } as const;
 
 /** The ten keys Smartlead accepts for a lead; anything else is a 400. */
 export interface LeadPayload {
@@ -76,8 +90,16 @@ export interface AddLeadsSettings {
 export interface ClientOptions {
   apiKey: string;
   baseUrl?: string;
+  /** The ceiling (`--rate`); the limiter learns the real budget below it. */
   rate?: { requests: number; windowMs: number };
+  /** The window a learnt budget is counted over, and a bare 429's wait; default 60 s. */
+  rateWindowMs?: number;
+  /** Most requests in flight (`--concurrency`); cut to one after a 429. */
+  concurrency?: number;
+  /** How long 429s are waited out (per refusal spell) before giving up; default 15 min. */
+  maxWaitMs?: number;
   timeoutMs?: number;
+  /** Attempts per request for 5xx and network errors (429s are bounded by `maxWaitMs`). */
   maxAttempts?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -95,6 +117,8 @@ export interface ClientOptions {
   maxBodyBytes?: number;
   /** How long `GET /campaigns/{id}/leads-export` may take, body included (default 600 s). */
   exportTimeoutMs?: number;
+  /** Time for the rate limiter and the wait budget (tests pass a fake one). */
+  clock?: Clock;
 }
 
 /** What `POST /campaigns/{cid}/leads/{id}/<action>` does to a lead in the campaign. */
@@ -149,6 +173,8 @@ export class SmartleadClient {
   #sleep: Sleep;
   #signal: AbortSignal | undefined;
   #exportTimeoutMs: number;
+  #maxWaitMs: number;
+  #now: () => number;
 
   constructor(opts: ClientOptions) {
     this.#apiKey = opts.apiKey;
@@ -158,30 +184,56 @@ export class SmartleadClient {
     this.baseUrl = withoutCredentials(this.#realBase).replace(/\/+$/, "");
     this.#maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const signal = opts.signal;
-    this.limiter = new RateLimiter(opts.rate ?? DEFAULT_RATE, {
+    const rate = opts.rate ?? DEFAULT_RATE;
+    // The limiter's waits end on its own abandon signal and on the run's stop signal.
+    const clock: Clock = opts.clock ?? {
       now: () => performance.now(),
-      sleep: abortableSleep(timerSleep(signal), signal),
-    });
-    this.#timeoutMs = opts.timeoutMs ?? 60_000;
+      sleep: (ms, own) =>
+        abortableSleep(
+          (m) => realSleep(m, own && signal ? AbortSignal.any([own, signal]) : own ?? signal),
+          signal,
+        )(ms),
+    };
+    this.limiter = new RateLimiter({
+      requests: rate.requests,
+      windowMs: rate.windowMs,
+      ...(opts.rateWindowMs !== undefined ? { longWindowMs: opts.rateWindowMs } : {}),
+      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    }, clock);
+    this.#maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.#now = clock.now;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
     this.#backoffBaseMs = opts.backoffBaseMs ?? 500;
     this.#backoffMaxMs = opts.backoffMaxMs ?? 30_000;
     this.#debug = opts.debug;
-    this.#sleep = abortableSleep(opts.sleep ?? timerSleep(signal), signal);
+    const backoffSleep: TransportSleep = opts.sleep ??
+      (opts.clock ? (ms) => opts.clock!.sleep(ms) : timerSleep(signal));
+    this.#sleep = abortableSleep(backoffSleep, signal);
     this.#signal = signal;
-    this.#exportTimeoutMs = opts.exportTimeoutMs ?? 600_000;
+    this.#exportTimeoutMs = opts.exportTimeoutMs ?? EXPORT_TIMEOUT_MS;
   }
 
-  /** `GET /campaigns/{id}`; a 404 or a body without `id` is `CampaignNotFoundError`. */
+  /**
+   * `GET /campaigns/{id}`; Smartlead's 404, or a body without `id` (a deleted campaign
+   * answers 200 with an empty body), is `CampaignNotFoundError`. A 404 that is not
+   * Smartlead's "Campaign not found" JSON, or an answer that is not JSON at all, means the
+   * base URL points somewhere else (e.g. it lacks `/api/v1`): a `UsageError` naming it.
+   */
   async getCampaign(campaignId: number): Promise<Campaign> {
     let answer: Answer;
     try {
       answer = await this.#request("GET", `/campaigns/${campaignId}`);
     } catch (e) {
-      if (e instanceof SmartleadRequestError && (e.status === 404 || e.status === 400)) {
-        throw notFound(campaignId);
+      if (e instanceof SmartleadRequestError && e.status === 404) {
+        if (isCampaignNotFound(tryJson(e.body))) throw notFound(campaignId);
+        throw this.#wrongBaseUrl(`HTTP 404 ${describeBody(e.body)}`);
       }
+      if (e instanceof SmartleadRequestError && e.status === 400) throw notFound(campaignId);
       throw e;
+    }
+    if (answer.text.trim() !== "" && answer.json === null) {
+      throw this.#wrongBaseUrl(`HTTP ${answer.status} ${describeBody(answer.text)}`);
     }
     const parsed = CampaignSchema.safeParse(answer.json);
     if (!parsed.success) throw notFound(campaignId);
@@ -201,6 +253,17 @@ export class SmartleadClient {
       );
     }
     return list;
+  }
+
+  #wrongBaseUrl(what: string): UsageError {
+    const hint = /\/api\/v\d+$/.test(this.baseUrl)
+      ? "check --base-url / SMARTLEAD_BASE_URL"
+      : "it lacks /api/v1: Smartlead's is https://server.smartlead.ai/api/v1";
+    return new UsageError(
+      `the base URL ${this.baseUrl} looks wrong: GET /campaigns/{id} answered ${what}, ` +
+        "not a Smartlead answer",
+      hint,
+    );
   }
 
   /**
@@ -312,7 +375,7 @@ export class SmartleadClient {
   async openExport(campaignId: number): Promise<ReadableStream<Uint8Array>> {
     const path = `/campaigns/${campaignId}/leads-export`;
     const { real, shown } = this.#url(path);
-    await this.limiter.acquire();
+    const slot = await this.limiter.acquire();
     this.requests++;
     this.#debug?.(`→ GET ${shown}`);
     const timeout = AbortSignal.timeout(this.#exportTimeoutMs);
@@ -326,6 +389,7 @@ export class SmartleadClient {
         signal,
       });
     } catch (e) {
+      this.limiter.failed(slot);
       if (isPermissionDenied(e)) throw permissionError(this.#host.host, this.baseUrl);
       const why = e instanceof DOMException && e.name === "TimeoutError"
         ? `no answer within ${this.#exportTimeoutMs} ms`
@@ -333,7 +397,9 @@ export class SmartleadClient {
       this.#debug?.(`← GET ${shown}: ${why}`);
       throw new ExportUnavailable(why);
     }
-    this.limiter.observe(res.headers);
+    // A 429 teaches the limiter like any other; the caller then pages (and waits) instead.
+    if (res.status === 429) this.limiter.refused(slot, res.headers);
+    else this.limiter.answered(slot, res.headers);
     this.#debug?.(`← ${res.status} GET ${shown} (${res.headers.get("content-type") ?? "?"})`);
     if (res.ok && res.body !== null) return res.body;
     const text = await readCapped(res, 64 * 1024).catch(() => "");
@@ -405,8 +471,10 @@ export class SmartleadClient {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     let lastProblem = "";
     let resent = false;
-    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      await this.limiter.acquire();
+    // 5xx and network errors count against --max-attempts; 429s against --max-wait.
+    let attempt = 0;
+    while (true) {
+      const slot = await this.limiter.acquire();
       this.requests++;
       this.#debug?.(`→ ${method} ${shown}${body ? ` (${body.length} bytes)` : ""}`);
       let res: Response;
@@ -427,29 +495,48 @@ export class SmartleadClient {
         text = await readCapped(res, this.#maxBodyBytes);
       } catch (e) {
         if (e instanceof BodyTooLarge) {
+          this.limiter.failed(slot);
           throw tooLarge(this.#host.host, `${method} ${path}`, this.#maxBodyBytes);
         }
-        if (isPermissionDenied(e)) throw permissionError(this.#host.host, this.baseUrl);
+        if (isPermissionDenied(e)) {
+          this.limiter.failed(slot);
+          throw permissionError(this.#host.host, this.baseUrl);
+        }
         const why = e instanceof DOMException && e.name === "TimeoutError"
           ? `no answer from ${this.#host.host} within ${this.#timeoutMs} ms`
           : `network error: ${describeFetchFailure(e, this.#host)}`;
         lastProblem = why;
+        this.limiter.failed(slot);
         this.#debug?.(`← ${method} ${shown}: ${why}`);
         resent = true;
-        if (attempt < this.#maxAttempts) {
-          this.retries++;
-          await this.#backoff(attempt);
-        }
+        if (++attempt >= this.#maxAttempts) break;
+        await this.#backoff(attempt);
         continue;
       }
-      this.limiter.observe(res.headers);
       this.#debug?.(`← ${res.status} ${method} ${shown}: ${escapeControl(clip(text, 500), true)}`);
       if (res.status >= 300 && res.status < 400) {
+        this.limiter.answered(slot, res.headers);
         throw redirectError(res, real, `${method} ${path}`);
       }
       const json = tryJson(text);
+      if (res.status === 429) {
+        this.#refused(slot, res.headers, `${method} ${path}`);
+        this.retries++;
+        continue;
+      }
+      this.limiter.answered(slot, res.headers);
       if (res.ok || opts.accept?.(res.status, json, text)) {
         return { status: res.status, text, json, resent };
+      }
+      if (res.status === 403 && !isJsonObject(json)) {
+        // Cloudflare's "error code: 1010" (or an HTML page): the CDN refused this client.
+        throw new AuthError(
+          `Smartlead's CDN (Cloudflare) blocked the request (HTTP 403${
+            messageOf(json, text)
+          }): a block of this client, not a bad API key; it sent User-Agent: smartlead-sync/${VERSION}`,
+          "the key was not checked: try from another network or IP, or report the block to " +
+            "Smartlead support quoting the User-Agent (run with --debug for the full answer)",
+        );
       }
       if (res.status === 401 || res.status === 403) {
         throw new AuthError(
@@ -465,17 +552,11 @@ export class SmartleadClient {
           `Smartlead answered HTTP ${res.status} to ${method} ${path}${messageOf(json, text)}`,
         );
       }
-      if (res.status === 429 || res.status >= 500) {
+      if (res.status >= 500) {
         lastProblem = `HTTP ${res.status}${messageOf(json, text)}`;
-        if (attempt >= this.#maxAttempts) break;
-        if (res.status >= 500) resent = true;
-        this.retries++;
-        const retryAfter = parseRetryAfter(res.headers.get("retry-after"));
-        if (res.status === 429 && retryAfter !== undefined) {
-          this.limiter.pause(retryAfter);
-        } else {
-          await this.#backoff(attempt);
-        }
+        resent = true;
+        if (++attempt >= this.#maxAttempts) break;
+        await this.#backoff(attempt);
         continue;
       }
       throw new SmartleadRequestError(
@@ -492,11 +573,58 @@ export class SmartleadClient {
     );
   }
 
+  /**
+   * A 429: the limiter learns from it and pauses for the server's `Retry-After`, else its
+   * `x-ratelimit-reset`, else a whole window. Throws once the key has been refused, with no
+   * other answer in between, for longer than `maxWaitMs`.
+   */
+  #refused(slot: Slot, headers: Headers, what: string): void {
+    const wait = this.limiter.refused(slot, headers);
+    const since = this.limiter.refusedSince ?? this.#now();
+    const waited = this.#now() - since;
+    if (waited + wait > this.#maxWaitMs) {
+      const error = new UnavailableError(
+        `Smartlead kept refusing requests (HTTP 429, rate limit) for ${
+          seconds(waited)
+        }; the next wait (${seconds(wait)}) would pass --max-wait ${
+          seconds(this.#maxWaitMs)
+        } (last: ${what})`,
+        "another job may be using the same API key, or the account is locked out: run again " +
+          "later (rows not confirmed are sent again), or raise --max-wait",
+      );
+      this.limiter.abandon(error);
+      throw error;
+    }
+  }
+
   async #backoff(attempt: number): Promise<void> {
+    this.retries++;
     const cap = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** (attempt - 1));
     // "Equal jitter": never less than half the step, so retries really spread out.
     await this.#sleep(cap / 2 + Math.random() * cap / 2);
   }
+}
+
+function seconds(ms: number): string {
+  return ms < 120_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms / 6000) / 10} min`;
+}
+
+function isJsonObject(json: unknown): boolean {
+  return typeof json === "object" && json !== null;
+}
+
+/** Smartlead's own `{"error":"Campaign not found - Invalid campaign_id."}`. */
+function isCampaignNotFound(json: unknown): boolean {
+  if (!isJsonObject(json)) return false;
+  const o = json as Record<string, unknown>;
+  return [o.error, o.message].some((m) => typeof m === "string" && /campaign not found/i.test(m));
+}
+
+/** A few words on a body for an error message: its start, or "with an empty body". */
+function describeBody(text: string): string {
+  const t = redact(text.replace(/\s+/g, " ").trim());
+  if (t === "") return "with an empty body";
+  return `with ${JSON.stringify(t.length > 80 ? t.slice(0, 77) + "..." : t)}`;
 }
 
 function notFound(campaignId: number): CampaignNotFoundError {
@@ -525,15 +653,7 @@ function messageOf(json: unknown, text: string): string {
   return t && t.length < 200 ? `: ${escapeControl(redact(t), true)}` : "";
 }
 
-/** `Retry-After` in seconds or as an HTTP date, in milliseconds. */
-export function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.min(seconds, 600)) * 1000;
-  const at = Date.parse(value);
-  if (Number.isFinite(at)) return Math.max(0, Math.min(at - Date.now(), 600_000));
-  return undefined;
-}
+export { parseRetryAfter } from "./rate_limiter.ts";
 
 function parseOrThrow<T extends z.ZodType>(schema: T, answer: Answer, what: string): z.infer<T> {
   const parsed = schema.safeParse(answer.json);

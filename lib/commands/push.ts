@@ -80,7 +80,14 @@ export const pushCommand = (ctx: CommandContext): Command =>
       "custom fields per lead; rows with more are rejected before sending (default 200)",
     )
     .option("--batch-size <n>", "leads per request, 1..400 (default 100)")
-    .option("--rate <n/seconds>", "client-side request budget (default 10/2)")
+    .option(
+      "--rate <n/seconds>",
+      "request ceiling; the real budget is learnt below it (default 10/2)",
+    )
+    .option(
+      "--rate-window <seconds>",
+      "the period a learnt budget is counted over, and a bare 429's wait (default 60)",
+    )
     .option("--concurrency <n>", "requests in flight at once, 1..32 (default 4)")
     .option("--rejects <path>", 'write rows not sent to this NDJSON file ("-": stdout)')
     .option("--rejects-append", "append to the rejects file instead of emptying it first")
@@ -129,8 +136,15 @@ export const pushCommand = (ctx: CommandContext): Command =>
       "--ignore-duplicate-leads-in-other-campaign",
       "Smartlead setting of that name (reported to behave opposite to its docs; see README)",
     )
-    .option("--max-attempts <n>", "attempts per request before giving up with exit 5 (default 6)")
-    .option("--timeout <seconds>", "per-request timeout (default 60)")
+    .option(
+      "--max-attempts <n>",
+      "attempts per request on 5xx/network errors before exit 5 (default 6)",
+    )
+    .option(
+      "--max-wait <seconds>",
+      "how long to wait out 429s (rate limit, lockouts) before exit 5 (default 900)",
+    )
+    .option("--timeout <seconds>", "per-request timeout (default 120)")
     .addOption(new Option("--backoff-ms <ms>", "first retry delay").hideHelp())
     .addHelpText(
       "after",
@@ -228,6 +242,21 @@ export async function resolvePushOptions(
   const attempts = intOption("--max-attempts", str("maxAttempts"), 1, 100);
   if (attempts !== undefined) opts.maxAttempts = attempts;
   if (timeout !== undefined) opts.timeoutMs = timeout * 1000;
+  const maxWait = intOption("--max-wait", str("maxWait"), 1, 86_400);
+  if (maxWait !== undefined) opts.maxWaitMs = maxWait * 1000;
+  const rateWindow = str("rateWindow");
+  if (rateWindow !== undefined) {
+    const seconds = Number(rateWindow.trim());
+    if (!(seconds > 0 && seconds <= 3600)) {
+      throw new UsageError(
+        `--rate-window ${
+          JSON.stringify(rateWindow)
+        }: expected seconds, more than 0 and at most 3600`,
+        "e.g. 60",
+      );
+    }
+    opts.rateWindowMs = seconds * 1000;
+  }
   const backoff = intOption("--backoff-ms", str("backoffMs"), 0, 600_000);
   if (backoff !== undefined) opts.backoffBaseMs = backoff;
   if (configPath !== undefined) opts.configPath = configPath;

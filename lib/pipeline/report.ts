@@ -1,5 +1,6 @@
 /** Stage: the run's outcome as the `--json` summary object and as lines for people. */
 import { describeCost, type PlanCost } from "./estimate.ts";
+import type { Budget } from "../client/rate_limiter.ts";
 import type { RunStats } from "./stats.ts";
 import { plural } from "../plural.ts";
 
@@ -56,6 +57,17 @@ export interface Summary {
   stale_ids: number;
   /** Leads whose outcome was read from the campaign, the answer not saying. */
   confirmed: number;
+  /**
+   * The request budget the run ended with: the ceiling (`--rate`) when Smartlead never
+   * refused, what its 429s taught, or what its `x-ratelimit-*` headers said; and the 429s
+   * taken. Null without a client (a dry run without a key).
+   */
+  rate_budget: {
+    requests: number;
+    window_ms: number;
+    source: Budget["source"];
+    status_429: number;
+  } | null;
   smartlead: Record<string, number>;
   /**
    * The plan, and once planned what it costs (`requests`, `estimated_ms`, `cheaper`...).
@@ -87,6 +99,8 @@ export function buildSummary(
     requests: number;
     retries: number;
     waitedMs: number;
+    budget?: Budget;
+    refusals?: number;
     rejectsPath: string | undefined;
     indexPath: string | undefined;
     startedAt: number;
@@ -126,6 +140,14 @@ export function buildSummary(
     rate_limit_wait_ms: Math.round(info.waitedMs),
     stale_ids: stats.staleIds,
     confirmed: stats.confirmed,
+    rate_budget: info.budget
+      ? {
+        requests: info.budget.requests,
+        window_ms: info.budget.windowMs,
+        source: info.budget.source,
+        status_429: info.refusals ?? 0,
+      }
+      : null,
     smartlead: stats.smartlead,
     planned: {
       add: stats.plannedAdds,
@@ -231,6 +253,18 @@ export function formatSummary(s: Summary, verbose = false): string[] {
         ? `, ${duration(s.rate_limit_wait_ms)} waiting for the rate limit`
         : ""),
   );
+  const b = s.rate_budget;
+  if (b && (b.source !== "ceiling" || b.status_429 > 0)) {
+    const how = b.source === "headers"
+      ? "as Smartlead's x-ratelimit headers said"
+      : b.source === "learned"
+      ? "learnt from Smartlead's refusals"
+      : "the --rate ceiling";
+    lines.push(
+      `rate budget: ${n(b.requests)} requests per ${duration(b.window_ms)} (${how}); ` +
+        `${n(b.status_429)} × 429`,
+    );
+  }
   if (verbose && s.batches) {
     s.batches.forEach((b, i) => {
       lines.push(`batch ${i + 1}: ${Object.entries(b).map(([k, v]) => `${k}=${v}`).join(" ")}`);

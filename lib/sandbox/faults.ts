@@ -116,25 +116,48 @@ export class FaultBook {
   }
 }
 
+/** The sandbox's rate limit: a sliding window per API key, and how refusals look. */
+export interface RateConfig {
+  requests: number;
+  windowMs: number;
+  /**
+   * After each refusal, refuse everything for this long (a large account saw `Retry-After:
+   * 60` and stayed refused for 8+ minutes). Refusals during a lockout extend it.
+   */
+  lockoutMs?: number;
+  /** Send `Retry-After` with 429s (default true; Smartlead does only sometimes). */
+  retryAfter?: boolean;
+  /**
+   * `x-ratelimit-reset` as seconds from now ("delta", default), as a Unix time in seconds
+   * ("epoch"), or no `x-ratelimit-*` headers at all ("none").
+   */
+  reset?: "delta" | "epoch" | "none";
+}
+
 export interface RateVerdict {
   allowed: boolean;
   limit: number;
   remaining: number;
-  /** Whole seconds until a slot frees (at least 1); meaningful when refused. */
-  retryAfter: number;
-  /** Whole seconds until the oldest request in the window leaves it. */
-  reset: number;
+  /** Milliseconds until a request would be admitted again (0 when allowed). */
+  waitMs: number;
+  /** Milliseconds until the oldest request in the window leaves it. */
+  resetMs: number;
 }
 
-/** Sliding-window limiter: refuse when `requests` already arrived in the last `windowMs`. */
+/**
+ * Sliding-window limiter: refuse when `requests` already arrived in the last `windowMs`, or
+ * during a lockout. Only admitted requests count.
+ */
 export class RateWindow {
   #arrivals: number[] = [];
+  #lockedUntil = 0;
 
-  constructor(public rate: { requests: number; windowMs: number } | null) {}
+  constructor(public rate: RateConfig | null) {}
 
-  set(rate: { requests: number; windowMs: number } | null): void {
+  set(rate: RateConfig | null): void {
     this.rate = rate;
     this.#arrivals = [];
+    this.#lockedUntil = 0;
   }
 
   /** Count a request at `now` unless refused; null when unlimited. */
@@ -144,14 +167,15 @@ export class RateWindow {
     this.#arrivals = this.#arrivals.filter((t) => t > now - rate.windowMs);
     const oldest = this.#arrivals[0];
     const untilFree = oldest === undefined ? 0 : oldest + rate.windowMs - now;
-    const seconds = Math.max(1, Math.ceil(untilFree / 1000));
-    if (this.#arrivals.length >= rate.requests) {
+    if (this.#arrivals.length >= rate.requests || now < this.#lockedUntil) {
+      if (rate.lockoutMs) this.#lockedUntil = Math.max(this.#lockedUntil, now + rate.lockoutMs);
+      const full = this.#arrivals.length >= rate.requests ? untilFree : 0;
       return {
         allowed: false,
         limit: rate.requests,
         remaining: 0,
-        retryAfter: seconds,
-        reset: seconds,
+        waitMs: Math.max(full, this.#lockedUntil - now),
+        resetMs: Math.max(full, this.#lockedUntil - now),
       };
     }
     this.#arrivals.push(now);
@@ -160,8 +184,26 @@ export class RateWindow {
       allowed: true,
       limit: rate.requests,
       remaining: rate.requests - this.#arrivals.length,
-      retryAfter: 0,
-      reset: Math.max(1, Math.ceil((first + rate.windowMs - now) / 1000)),
+      waitMs: 0,
+      resetMs: first + rate.windowMs - now,
     };
   }
+}
+
+/** The headers a verdict is answered with, per the config (`epochMs`: the wall clock). */
+export function rateHeaders(
+  v: RateVerdict,
+  rate: RateConfig,
+  epochMs: number,
+): Record<string, string> {
+  const h: Record<string, string> = {};
+  const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  if (!v.allowed && rate.retryAfter !== false) h["retry-after"] = String(seconds(v.waitMs));
+  if (rate.reset === "none") return h;
+  h["x-ratelimit-limit"] = String(v.limit);
+  h["x-ratelimit-remaining"] = String(v.remaining);
+  h["x-ratelimit-reset"] = rate.reset === "epoch"
+    ? String(Math.ceil((epochMs + v.resetMs) / 1000))
+    : String(seconds(v.resetMs));
+  return h;
 }

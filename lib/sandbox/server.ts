@@ -10,13 +10,21 @@ import {
   shapeAddAnswer,
   staleIdAnswer,
 } from "./behaviour.ts";
-import { type Fault, FaultBook, type FaultRule, parseFaultRule, RateWindow } from "./faults.ts";
+import {
+  type Fault,
+  FaultBook,
+  type FaultRule,
+  parseFaultRule,
+  type RateConfig,
+  rateHeaders,
+  RateWindow,
+} from "./faults.ts";
 import { DropProxy } from "./proxy.ts";
 import { exportCsv, type ExportCustomFields, leadJson, rosterEntries } from "./export.ts";
 import { type LeadAction, SandboxState } from "./state.ts";
 import { badRequest, queryInt, validateAddBody, validateLeadBody } from "./validate.ts";
 
-export type { Fault, FaultRule } from "./faults.ts";
+export type { Fault, FaultRule, RateConfig } from "./faults.ts";
 export type { Behaviour } from "./behaviour.ts";
 export { type ExportCustomFields, leadJson } from "./export.ts";
 export { type LeadEdit, type SandboxLead, SandboxState } from "./state.ts";
@@ -30,8 +38,16 @@ export interface SandboxOptions {
   apiKey?: string;
   /** Campaigns that exist; default [1]. */
   campaignIds?: number[];
-  /** Sliding window per api key over all authenticated requests; null = unlimited. */
-  rate?: { requests: number; windowMs: number } | null;
+  /**
+   * Sliding window per api key over all authenticated requests, with its lockout,
+   * `Retry-After` and `x-ratelimit-reset` style; null = unlimited.
+   */
+  rate?: RateConfig | null;
+  /**
+   * Answer 403 `error code: 1010` (text, as Cloudflare does) to requests whose User-Agent
+   * contains this (case-insensitive), before authentication.
+   */
+  blockUserAgent?: string;
   /** The clock the rate limit counts with (ms); default `Date.now`. Tests pass a fake one. */
   now?: () => number;
   /** Remaining lead credits; null = unlimited. Each new lead in the account uses one. */
@@ -81,7 +97,7 @@ export interface Sandbox {
   requests: RecordedRequest[];
   addFault(rule: FaultRule): void;
   setCredits(n: number | null): void;
-  setRate(rate: { requests: number; windowMs: number } | null): void;
+  setRate(rate: RateConfig | null): void;
   /** The current behaviour (see `behaviour.ts`). */
   readonly behaviour: Behaviour;
   setBehaviour(change: Partial<Behaviour>): void;
@@ -375,19 +391,34 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
       return new Response(null, { status: 204 });
     }
     if (what === "POST /__sandbox/rate") {
-      const r = (body.value ?? null) as { requests?: unknown; windowMs?: unknown } | null;
-      if (r !== null && (typeof r.requests !== "number" || typeof r.windowMs !== "number")) {
-        return json(400, { message: "rate must be {requests, windowMs} or null" });
+      const r = (body.value ?? null) as Partial<Record<keyof RateConfig, unknown>> | null;
+      const bad = r !== null && (typeof r.requests !== "number" ||
+        typeof r.windowMs !== "number" ||
+        (r.lockoutMs !== undefined && typeof r.lockoutMs !== "number") ||
+        (r.retryAfter !== undefined && typeof r.retryAfter !== "boolean") ||
+        (r.reset !== undefined && !["delta", "epoch", "none"].includes(r.reset as string)));
+      if (bad) {
+        return json(400, {
+          message:
+            "rate must be {requests, windowMs, lockoutMs?, retryAfter?, reset?: delta|epoch|none} or null",
+        });
       }
-      rate.set(
-        r === null ? null : { requests: r.requests as number, windowMs: r.windowMs as number },
-      );
+      rate.set(r as RateConfig | null);
       return new Response(null, { status: 204 });
     }
     return notFound();
   }
 
   async function api(req: Request, url: URL, signal: AbortSignal): Promise<Response | "drop"> {
+    const agent = req.headers.get("user-agent") ?? "";
+    if (opts.blockUserAgent && agent.toLowerCase().includes(opts.blockUserAgent.toLowerCase())) {
+      await req.body?.cancel();
+      requests.push({ method: req.method, path: redactPath(url), status: 403, at: Date.now() });
+      return new Response("error code: 1010", {
+        status: 403,
+        headers: { "content-type": "text/plain; charset=UTF-8", "server": "cloudflare" },
+      });
+    }
     if (url.searchParams.get("api_key") !== apiKey) {
       await req.body?.cancel();
       return json(401, { message: "Invalid API Key" });
@@ -399,14 +430,10 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     requests.push(record);
 
     const verdict = rate.admit(at);
+    const limits = verdict && rate.rate ? rateHeaders(verdict, rate.rate, at) : {};
     if (verdict && !verdict.allowed) {
       record.status = 429;
-      return json(429, { message: "Rate limit exceeded" }, {
-        "retry-after": String(verdict.retryAfter),
-        "x-ratelimit-limit": String(verdict.limit),
-        "x-ratelimit-remaining": "0",
-        "x-ratelimit-reset": String(verdict.reset),
-      });
+      return json(429, { message: "Rate limit exceeded" }, limits);
     }
     const run = () => route(state, req.method, url, body, behaviour, routeOpts);
     const fault = faults.take(req.method, url.pathname);
@@ -444,11 +471,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
         res = endlessBody();
         break;
     }
-    if (verdict && res !== "drop") {
-      res.headers.set("x-ratelimit-limit", String(verdict.limit));
-      res.headers.set("x-ratelimit-remaining", String(verdict.remaining));
-      res.headers.set("x-ratelimit-reset", String(verdict.reset));
-    }
+    if (res !== "drop") { for (const [k, v] of Object.entries(limits)) res.headers.set(k, v); }
     record.status = res === "drop" ? 0 : res.status;
     return res;
   }
