@@ -80,6 +80,14 @@ export interface PushOptions {
    * rate limit, a `Retry-After` or a retry ends at once; its batch is sent again next run.
    */
   signal?: AbortSignal;
+  /**
+   * Checkpoints for protocol front ends (Airbyte, Singer): called with N whenever every
+   * input row with ordinal < N (0-based, in the order rows were read; one NDJSON line is one
+   * row) has been committed to the index or classified (rejected, unchanged, duplicate).
+   * Never called with a smaller N than before. This engine calls it once, with every row,
+   * when the adds and updates are done: late, never early.
+   */
+  onCommitted?: (rowsDone: number) => void;
 }
 
 /** What a progress display shows. */
@@ -307,6 +315,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
     await sender.adds(tick(store.planned("add", batchSize)));
     await sender.updates(tick(store.planned("update", 100)));
+    opts.onCommitted?.(stats.rows);
     if (missing.length > 0) {
       await sender.deletes(missing);
       log(`deleted ${stats.deleted} leads absent from this input`);
