@@ -41,7 +41,7 @@ export function chooseEmailField(
       return {
         field: undefined,
         why:
-          `found automatically (the key "${name}" is not an email field; set email_field to choose)`,
+          `the field named like an email (the key "${name}" is not one; set email_field to choose)`,
       };
     }
   }
