@@ -94,7 +94,8 @@ const PROTOCOL_COMMANDS = new Set(["airbyte", "singer"]);
 
 /**
  * `SMARTLEAD_SYNC_ENTRY=singer` (or `airbyte`) runs that front end without naming it, for
- * runners that cannot pass a subcommand (Meltano); `--help` and `--version` stay the tool's.
+ * runners that cannot pass a subcommand (Meltano): every argument goes to that front end
+ * (`--help` is its help). Other values are ignored.
  */
 function entryArgs(args: string[]): string[] {
   const entry = env("SMARTLEAD_SYNC_ENTRY");

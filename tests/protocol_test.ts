@@ -133,7 +133,7 @@ Deno.test("campaignLeadHash: a lead as Smartlead shows it hashes as the record t
     assert.ok(c.ok);
     const staged = toStaged(c);
     // What the sandbox (and Smartlead's roster) shows for the lead: every field, null if unset.
-    const { ...shown } = leadJson(
+    const shown = leadJson(
       {
         id: 1,
         writes: 1,
