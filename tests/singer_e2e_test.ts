@@ -155,11 +155,16 @@ Deno.test("singer: the messages `meltano config test` sends pass (a record witho
       state({ bookmarks: { meltano_test_stream: { last_record: 1 } } }),
       msg({ type: "ACTIVATE_VERSION", stream: "meltano_test_stream", version: 1 }),
     ].join("\n") + "\n";
+    await Deno.writeTextFile(`${dir}/messages.jsonl`, input);
     for (const extra of [{}, { load_method: "overwrite" }]) {
-      const r = await runCli(["singer", "--config", await configFile(dir, sb, extra)], {
-        stdin: input,
-        cwd: dir,
-      });
+      const config = await configFile(dir, sb, extra);
+      // Once from stdin, once from --input (stdin then stays unread).
+      const r = "load_method" in extra
+        ? await runCli(["singer", "--config", config, "--input", `${dir}/messages.jsonl`], {
+          stdin: "not a message\n",
+          cwd: dir,
+        })
+        : await runCli(["singer", "--config", config], { stdin: input, cwd: dir });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, '{"bookmarks":{"meltano_test_stream":{"last_record":1}}}\n');
       // Meltano reads stdout and stderr together and fails on "error" or "exception".
