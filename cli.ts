@@ -4,6 +4,7 @@
  * codes. Nothing else in the code base exits the process.
  */
 import { Command, CommanderError } from "commander";
+import { airbyteCommand } from "./lib/commands/airbyte.ts";
 import { campaignsCommand } from "./lib/commands/campaigns.ts";
 import { checkCommand } from "./lib/commands/check.ts";
 import { completionsCommand } from "./lib/commands/completions.ts";
@@ -14,6 +15,7 @@ import { initCommand } from "./lib/commands/init.ts";
 import { mappingCommand } from "./lib/commands/mapping.ts";
 import { pushCommand } from "./lib/commands/push.ts";
 import { sandboxCommand } from "./lib/commands/sandbox.ts";
+import { singerCommand } from "./lib/commands/singer.ts";
 import { stateCommand } from "./lib/commands/state.ts";
 import { verifyCommand } from "./lib/commands/verify.ts";
 import { ExitCode, SyncError } from "./lib/errors.ts";
@@ -52,6 +54,8 @@ Quick start:
     mappingCommand(ctx),
     initCommand(ctx),
     sandboxCommand(ctx),
+    airbyteCommand(ctx),
+    singerCommand(ctx),
     completionsCommand(ctx, () => program),
   ];
   for (const c of commands) program.addCommand(c);
@@ -67,6 +71,7 @@ Quick start:
   };
   configure(program);
   commands.forEach(configure);
+  commands.forEach((c) => c.commands.forEach(configure));
   return program;
 }
 
@@ -87,13 +92,29 @@ function registerKeys(program: Command, args: readonly string[]): void {
   });
 }
 
+/** Commands whose stdout is a protocol (Airbyte messages, Singer state). */
+const PROTOCOL_COMMANDS = new Set(["airbyte", "singer"]);
+
+/**
+ * `SMARTLEAD_SYNC_ENTRY=singer` (or `airbyte`) runs that front end without naming it, for
+ * runners that cannot pass a subcommand (Meltano): every argument goes to that front end
+ * (`--help` is its help). Other values are ignored.
+ */
+function entryArgs(args: string[]): string[] {
+  const entry = env("SMARTLEAD_SYNC_ENTRY");
+  if (entry === undefined) return args;
+  if (entry !== "singer" && entry !== "airbyte") return args;
+  return [entry, ...args];
+}
+
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(
-  args: string[],
+  argv: string[],
   output: Output = processOutput(),
   stdin?: ReadableStream<Uint8Array>,
 ): Promise<number> {
   const startedAt = new Date();
+  const args = entryArgs(argv);
   const debug = args.includes("--debug");
   const ctx: CommandContext = {
     output,
@@ -106,6 +127,8 @@ export async function main(
   };
   const program = buildProgram(ctx);
   registerKeys(program, args);
+  // The protocol front ends own stdout: no --json object there, whatever the exit.
+  if (PROTOCOL_COMMANDS.has(argvTarget(program, args).command?.name() ?? "")) ctx.json = false;
   if (args.length === 0) {
     output.err(program.helpInformation());
     return ExitCode.usage;

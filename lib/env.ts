@@ -10,6 +10,8 @@ export const ENV_VARS = [
   "HOME",
   "LOCALAPPDATA",
   "NO_COLOR",
+  "SMARTLEAD_SYNC_ENTRY",
+  "MELTANO_PROJECT_ROOT",
 ] as const;
 export type EnvVar = typeof ENV_VARS[number];
 

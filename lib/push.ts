@@ -113,6 +113,14 @@ export interface PushOptions {
    * rate limit, a `Retry-After` or a retry ends at once; its batch is sent again next run.
    */
   signal?: AbortSignal;
+  /**
+   * Checkpoints for protocol front ends (Airbyte, Singer): called with N whenever every
+   * input row with ordinal < N (0-based, in the order rows were read; one NDJSON line is one
+   * row) has been committed to the index or classified (rejected, unchanged, duplicate).
+   * Never called with a smaller N than before. This engine calls it once, with every row,
+   * when the adds and updates are done: late, never early.
+   */
+  onCommitted?: (rowsDone: number) => void;
 }
 
 /** What a progress display shows. */
@@ -421,7 +429,10 @@ export async function push(opts: PushOptions): Promise<Summary> {
       );
     }
     if (fullRefresh) store.forgetAbsent();
+    // Throws when Smartlead left writes unapplied: no checkpoint is released for them.
     sender.finish();
+    // Every row read is now committed or classified (a protocol front end releases states).
+    opts.onCommitted?.(stats.rows);
     progress("done");
     return summarize();
   } catch (thrown) {

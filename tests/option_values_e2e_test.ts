@@ -76,6 +76,7 @@ Deno.test("every value-taking option of every command refuses a value that begin
     "push --tags",
     "mapping --map",
     "sandbox --campaign-id",
+    "singer --config",
   ]);
 });
 
