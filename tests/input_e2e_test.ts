@@ -229,6 +229,14 @@ Deno.test("no input file and an empty stdin (a cron line missing its file) says 
       "error: no input file given and stdin is empty — name the input file " +
         "(smartlead-sync push leads.csv) or pipe data in (... | smartlead-sync push -)\n",
     );
+    // Given "-" explicitly: the feeding command printed nothing.
+    const dash = await runCli(["push", "-", "--campaign-id", "1"], { env, stdin: "" });
+    assert.equal(dash.code, 2);
+    assert.equal(
+      dash.stderr,
+      "error: stdin is empty: nothing was piped in — check the command that feeds it " +
+        "(its exit status and its output)\n",
+    );
     assert.equal(countRequests(sb).adds, 0);
   });
 });

@@ -46,12 +46,19 @@ export async function* readRows(
     const chunks = readText(src, opts.stdin, opts.encoding ? { encoding: opts.encoding } : {});
     const first = await chunks.next();
     if (first.done) continue;
-    if (src.implicit && first.value.last && first.value.bytesRead === 0) {
-      throw new UsageError(
-        "no input file given and stdin is empty",
-        "name the input file (smartlead-sync push leads.csv) or pipe data in " +
-          "(... | smartlead-sync push -)",
-      );
+    if (src.path === undefined && first.value.last && first.value.bytesRead === 0) {
+      // Nothing at all came through stdin: a forgotten file name, or a feeding command that
+      // printed nothing (a cron job's usual failure), not a file without a header.
+      throw src.implicit
+        ? new UsageError(
+          "no input file given and stdin is empty",
+          "name the input file (smartlead-sync push leads.csv) or pipe data in " +
+            "(... | smartlead-sync push -)",
+        )
+        : new UsageError(
+          "stdin is empty: nothing was piped in",
+          "check the command that feeds it (its exit status and its output)",
+        );
     }
     const format = opts.format ??
       (src.path !== undefined ? formatFromName(src.path) : undefined) ??
