@@ -133,6 +133,7 @@ const latin = ["sep=;", HEADER.join(";"), ...rows(false).map((r) => r.map(csvFie
 await Deno.writeFile(`${dir}/export-windows-1252.csv`, windows1252(latin.join("\r\n") + "\r\n"));
 const world = [HEADER.join("\t"), ...rows(true).map((r) => r.join("\t"))];
 await Deno.writeFile(`${dir}/export-unicode.txt`, utf16le(world.join("\r\n") + "\r\n"));
+// deno-lint-ignore no-console
 console.log(
   `wrote ${dir}/export-windows-1252.csv and ${dir}/export-unicode.txt (${ROWS} rows each)`,
 );
