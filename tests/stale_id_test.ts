@@ -1,6 +1,6 @@
 /** Unit tests of the one place that recognises a stale lead id in Smartlead's answers. */
 import assert from "node:assert/strict";
-import { isStaleLeadIdAnswer } from "../lib/client/stale_id.ts";
+import { isStaleLeadIdAnswer } from "../lib/client/answers.ts";
 import { isStaleLeadIdError, SmartleadRequestError } from "../lib/client/smartlead.ts";
 
 Deno.test("a 404, or a body saying 'Invalid lead id', is a stale id; other failures are not", () => {

@@ -166,6 +166,18 @@ export function classifyLeadWrite(
   return { kind: "not_applied", message: message ?? `HTTP ${status}` };
 }
 
+/**
+ * Whether `(status, body)` says that a lead id is not in the campaign: a 404, or a JSON body
+ * whose message says so (`{"error":"Invalid lead id"}` on a 500, a 400, or a 200 with
+ * `ok: false`). The same test `classifyLeadWrite` makes, for callers holding an error.
+ */
+export function isStaleLeadIdAnswer(status: number, json: unknown): boolean {
+  if (status === 404) return true;
+  if (asObject(json) === undefined) return false;
+  const message = messageIn(json);
+  return message !== undefined && STALE_ID.test(message);
+}
+
 /** Whether the client should hand this non-2xx answer to `classifyLeadWrite` as it is. */
 export function isLeadWriteVerdict(status: number, json: unknown, text: string): boolean {
   if (status === 404 || isLimitExhausted(json)) return true;

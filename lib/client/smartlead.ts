@@ -48,10 +48,10 @@ import {
   classifyLeadWrite,
   isLeadWriteVerdict,
   isLimitExhausted,
+  isStaleLeadIdAnswer,
   type LeadWrite,
   readAddAnswer,
 } from "./answers.ts";
-import { isStaleLeadIdAnswer } from "./stale_id.ts";
 import { plural } from "../plural.ts";
 
 export const DEFAULT_BASE_URL = "https://server.smartlead.ai/api/v1";
@@ -139,7 +139,7 @@ export class SmartleadRequestError extends SyncError {
   }
 }
 
-/** Whether `e` is Smartlead saying that a lead id is not in the campaign (`stale_id.ts`). */
+/** Whether `e` is Smartlead saying that a lead id is not in the campaign (`answers.ts`). */
 export function isStaleLeadIdError(e: unknown): boolean {
   return e instanceof SmartleadRequestError && isStaleLeadIdAnswer(e.status, tryJson(e.body));
 }

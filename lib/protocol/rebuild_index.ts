@@ -10,21 +10,10 @@ import { payloadHash } from "../hash.ts";
 import type { IndexStore } from "../index/store.ts";
 import type { Row } from "../input/row.ts";
 import { buildLead } from "../lead.ts";
-import { planColumns } from "../mapping.ts";
+import { LEAD_FIELDS, planColumns } from "../mapping.ts";
 
 /** The roster lead's fields, in the order a Row gives them to the mapper. */
-const COLUMNS = [
-  "email",
-  "first_name",
-  "last_name",
-  "phone_number",
-  "company_name",
-  "website",
-  "location",
-  "linkedin_profile",
-  "company_url",
-  "custom_fields",
-] as const;
+const COLUMNS = [...LEAD_FIELDS, "custom_fields"] as const;
 const PLAN = planColumns(COLUMNS, [], false);
 
 /**
