@@ -1,7 +1,8 @@
 /**
- * The live progress line on stderr (TTY only): rows read, sent, skipped, rejected, rate,
- * ETA from the input's byte offset, and a visible wait while the rate limiter or a
- * `Retry-After` holds the run. `renderProgress` is pure, for tests.
+ * The live progress line on stderr (TTY only): rows read and sent (together while batches
+ * go out during reading), skipped, rejected, rate, ETA from the input's byte offset, and a
+ * visible wait while the rate limiter or a `Retry-After` holds the run. `renderProgress` is
+ * pure, for tests.
  */
 import type { Output } from "./output.ts";
 import type { Progress } from "./push.ts";
@@ -36,6 +37,10 @@ export function renderProgress(
     }
     parts.push(`${n(rate)} rows/s`);
     if (s.rejected) parts.push(`${n(s.rejected)} rejected`);
+    // Batches go out while the input is read: what was sent so far.
+    if (s.sent > 0) {
+      parts.push(`sent ${n(s.sent)}`, `added ${n(s.added)}`, `updated ${n(s.updated)}`);
+    }
     if (p.phase === "planning") parts.push("planning");
   } else {
     const total = s.plannedAdds + s.plannedUpdates;

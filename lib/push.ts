@@ -1,16 +1,17 @@
 /**
- * The push pipeline, top to bottom: read → parse → map and validate → divert rejects →
- * stage against the index → plan → batch → send → commit → report.
+ * `push`: setup (options, inputs, state directory, rejects file, lock, campaign, index,
+ * client, progress, stop signal), then the streaming engine (lib/engine/sync.ts): read →
+ * parse → map and validate → rejects → plan → batches sent while reading → each 2xx
+ * recorded → end of input: guard rails, the last batches, deletes → report.
  */
 import { type AddLeadsSettings, DEFAULT_BASE_URL, SmartleadClient } from "./client/smartlead.ts";
-import { ExitCode, InterruptedError, SyncError, UsageError } from "./errors.ts";
+import { ExitCode, SyncError, UsageError } from "./errors.ts";
 import { acquireLock, type HeldLock } from "./index/lock.ts";
 import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore } from "./index/store.ts";
 import { environmentError, osCause } from "./os_errors.ts";
 import { makePrivateDir } from "./private_files.ts";
-import { readRows } from "./input/parse.ts";
-import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
+import { type Format, resolveInputs } from "./input/source.ts";
 import type { MapOverrides } from "./mapping.ts";
 import {
   checkDeletes,
@@ -19,13 +20,13 @@ import {
   DeleteLimitError,
   type Limit,
 } from "./pipeline/guard_rails.ts";
-import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
+import { RejectsWriter } from "./pipeline/rejects.ts";
 import { buildSummary, type Summary } from "./pipeline/report.ts";
 import { Sender } from "./pipeline/send.ts";
-import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
-import { validateRows } from "./pipeline/validate.ts";
 import { withoutCredentials } from "./redact.ts";
+import { type EngineOptions, SyncEngine } from "./engine/sync.ts";
+import { inputRows } from "./engine/worker_rows.ts";
 
 export type SyncMode = "incremental" | "full-refresh";
 
@@ -80,6 +81,14 @@ export interface PushOptions {
    * rate limit, a `Retry-After` or a retry ends at once; its batch is sent again next run.
    */
   signal?: AbortSignal;
+  /**
+   * Engine settings for tests and benchmarks: the fingerprint table's memory cap, the age
+   * at which a batch goes out unfilled, updates kept back, the parse worker (default: for
+   * files of 8 MB and more).
+   */
+  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates">> & {
+    worker?: boolean;
+  };
 }
 
 /** What a progress display shows. */
@@ -162,14 +171,13 @@ export async function push(opts: PushOptions): Promise<Summary> {
     : undefined;
   let waitingUntil = 0;
   let waitReason: string | undefined;
-  let bytesDone = 0;
-  let bytesCurrent = 0;
-  let lastSource: InputSource | undefined;
+  let bytesRead = 0;
+  let shown: Progress["phase"] = "reading";
   const progress = (phase: Progress["phase"]) =>
     opts.onProgress?.({
-      phase,
+      phase: shown = phase,
       stats,
-      bytesRead: bytesDone + bytesCurrent,
+      bytesRead,
       bytesTotal: stats.bytesTotal,
       waitingUntil,
       waitReason,
@@ -178,7 +186,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     client.limiter.onWait = (ms, reason) => {
       waitingUntil = performance.now() + ms;
       waitReason = reason;
-      progress("sending");
+      progress(shown);
     };
   }
 
@@ -214,11 +222,26 @@ export async function push(opts: PushOptions): Promise<Summary> {
   const runId = dryRun ? undefined : store.startRun(mode);
   let exitCode: number = ExitCode.ok;
   let failure: SyncError | undefined;
-  const stopIfAsked = () => {
-    if (opts.signal?.aborted) throw new InterruptedError(String(opts.signal.reason ?? "SIGINT"));
-  };
-  const summarize = () =>
-    buildSummary(stats, {
+  const fullRefresh = mode === "full-refresh";
+  const deleteMissing = opts.deleteMissing ?? false;
+  const sender = client && !dryRun ? newSender(stats) : undefined;
+  function newSender(counts: RunStats): Sender {
+    return new Sender({
+      client: client!,
+      store,
+      campaignId: opts.campaignId,
+      settings: opts.settings ?? {},
+      stats: counts,
+      rejects,
+      verbose: opts.verbose ?? false,
+      concurrency: opts.concurrency ?? 4,
+    });
+  }
+  let engine: SyncEngine | undefined;
+  const { worker, ...engineSettings } = opts.engine ?? {};
+  const summarize = () => {
+    engine?.syncStats();
+    return buildSummary(stats, {
       campaignId: opts.campaignId,
       mode,
       dryRun,
@@ -231,48 +254,54 @@ export async function push(opts: PushOptions): Promise<Summary> {
       exitCode,
       ...(failure ? { error: failure.message } : {}),
     });
+  };
   try {
-    // Read → parse → map and validate → rejects → stage.
-    const rows = readRows(sources, {
-      ...(opts.format ? { format: opts.format } : {}),
-      ...(opts.stdin ? { stdin: opts.stdin } : {}),
-      onBytes: (src, n) => {
-        if (src !== lastSource) {
-          if (lastSource?.size !== undefined) bytesDone += lastSource.size;
-          lastSource = src;
-        }
-        bytesCurrent = n;
+    // Read → parse → map and validate → rejects → plan, and send while reading: batches
+    // go out as they fill. Guard rails that need the whole input before the first write
+    // (--delete-missing, --max-rejects) make the engine plan everything first.
+    engine = new SyncEngine({
+      store,
+      stats,
+      sender,
+      resender: newSender,
+      map: opts.map ?? [],
+      tags: opts.tags ?? [],
+      fullRefresh,
+      retryRejected: opts.retryRejected ?? false,
+      planFirst: !dryRun && (deleteMissing || opts.maxRejects !== undefined),
+      batchSize,
+      concurrency: opts.concurrency ?? 4,
+      inputBytes: stats.bytesTotal,
+      reject: (r) => rejects.write(r),
+      signal: opts.signal,
+      onProgress: (phase) => {
+        bytesRead = engine?.bytesRead ?? 0;
+        progress(phase);
       },
+      ...engineSettings,
     });
-    const checked = validateRows(rows, { map: opts.map ?? [], tags: opts.tags ?? [] });
-    const present: string[] = [];
-    const valid = divertRejects(checked, rejects, stats, (email) => present.push(email));
-    await stageLeads(tap(valid, () => (stopIfAsked(), progress("reading"))), store, stats);
-    store.keep(present);
+    await engine.read(
+      inputRows(sources, {
+        ...(opts.format ? { format: opts.format } : {}),
+        ...(opts.stdin ? { stdin: opts.stdin } : {}),
+        worker,
+      }),
+    );
 
-    // Guard rails on the input: too many rejects, or nothing valid to mirror.
-    const fullRefresh = mode === "full-refresh";
-    const deleteMissing = opts.deleteMissing ?? false;
+    // End of input. Guard rails on the input: too many rejects, or nothing valid to mirror.
+    // (Batches sent while reading held valid rows; with --max-rejects nothing is sent yet.)
+    engine.syncStats();
     checkRejects(stats.rows, stats.rejected, opts.maxRejects, rejects.sample[0]);
     checkMirror(stats.valid, { deleteMissing, fullRefresh });
 
-    // Plan against the index.
+    // Every row is planned; then the leads this input lacks.
     progress("planning");
+    engine.plan();
     const indexed = store.statusCounts().synced;
-    const plan = store.plan({
-      fullRefresh,
-      retryRejected: opts.retryRejected ?? false,
-      deleteMissing,
-      deleteForeign: opts.deleteForeign ?? false,
-    });
-    stats.plannedAdds = plan.add;
-    stats.plannedUpdates = plan.update;
-    stats.plannedDeletes = plan.delete;
-    stats.unchanged = plan.unchanged;
-    stats.skippedRejected = plan.skippedRejected;
-    stats.planned = true;
-    const missing = deleteMissing ? store.missing({ foreign: opts.deleteForeign ?? false }) : [];
-    stats.keptForeign = deleteMissing && !opts.deleteForeign ? store.missingForeign() : 0;
+    stats.plannedDeletes = 0;
+    const missing = deleteMissing ? engine.missing({ foreign: opts.deleteForeign ?? false }) : [];
+    stats.plannedDeletes = missing.length;
+    stats.keptForeign = deleteMissing && !opts.deleteForeign ? engine.missingForeign() : 0;
     if (dryRun) stats.wouldDelete = missing.map((m) => m.email);
     if (dryRun && missing.length > 0) {
       log(`would delete ${missing.length} leads absent from this input:`);
@@ -285,7 +314,9 @@ export async function push(opts: PushOptions): Promise<Summary> {
     } catch (e) {
       if (e instanceof DeleteLimitError && !dryRun) {
         stats.wouldDelete = missing.map((m) => m.email);
-        log(`the plan: add ${plan.add}, update ${plan.update}, delete ${missing.length}:`);
+        log(
+          `the plan: add ${stats.plannedAdds}, update ${stats.plannedUpdates}, delete ${missing.length}:`,
+        );
         for (const m of missing.slice(0, 20)) log(`  ${m.email}`);
         if (missing.length > 20) log(`  ... and ${missing.length - 20} more (see --dry-run)`);
       }
@@ -293,28 +324,18 @@ export async function push(opts: PushOptions): Promise<Summary> {
     }
     if (dryRun) return summarize();
 
-    // Batch → send → commit.
-    const sender = new Sender({
-      client: client!,
-      store,
-      campaignId: opts.campaignId,
-      settings: opts.settings ?? {},
-      stats,
-      rejects,
-      verbose: opts.verbose ?? false,
-      concurrency: opts.concurrency ?? 4,
-    });
-    const tick = <T>(it: Iterable<T>) => tapSync(it, () => progress("sending"), stopIfAsked);
-    await sender.adds(tick(store.planned("add", batchSize)));
-    await sender.updates(tick(store.planned("update", 100)));
+    // The rest of the batches; then the deletes, and a full refresh's forgetting.
+    await engine.send();
     if (missing.length > 0) {
-      await sender.deletes(missing);
+      await sender!.deletes(missing);
       log(`deleted ${stats.deleted} leads absent from this input`);
     }
-    if (fullRefresh) store.forgetAbsent();
+    if (fullRefresh) engine.forgetAbsent();
     progress("done");
     return summarize();
   } catch (thrown) {
+    await engine?.halt();
+    engine?.settleCounts();
     const e = environmentError(thrown, indexPath) ?? thrown;
     if (e instanceof SyncError) {
       failure = e;
@@ -324,6 +345,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     exitCode = ExitCode.internal;
     throw e;
   } finally {
+    engine?.close();
     try {
       // Flushing the last rejects can fail (a full disk): the index and the lock are still
       // closed and given back.
@@ -339,20 +361,5 @@ export async function push(opts: PushOptions): Promise<Summary> {
       store.close();
       lock?.release();
     }
-  }
-}
-
-async function* tap<T>(it: AsyncIterable<T>, f: () => void): AsyncGenerator<T> {
-  for await (const x of it) {
-    yield x;
-    f();
-  }
-}
-
-function* tapSync<T>(it: Iterable<T>, f: () => void, before: () => void): Generator<T> {
-  for (const x of it) {
-    before();
-    yield x;
-    f();
   }
 }

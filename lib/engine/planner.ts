@@ -68,6 +68,11 @@ export interface PlannedLead extends StagedLead {
   hasLeadId: boolean;
   hashHi: number;
   hashLo: number;
+  /**
+   * Smartlead already answered for this email in this run (an earlier row's version was
+   * sent): this send replaces that version (counted in `resent`).
+   */
+  resend?: boolean;
 }
 
 export interface ActionBatch {
@@ -241,6 +246,30 @@ export class Planner {
     return this.#inflight.size;
   }
 
+  /** Batches ready to be taken. */
+  get ready(): number {
+    return this.#ready.length;
+  }
+
+  /**
+   * The index status the table holds for an email (as loaded, then as committed in this
+   * run), or null when it has none (not indexed, or not in the table).
+   */
+  statusOf(email: string): LeadStatus | null {
+    const t = this.#o.table;
+    emailFingerprint(email, this.#fp);
+    const slot = t.find(this.#fp[0]!, this.#fp[1]!);
+    if (slot === ABSENT) return null;
+    const s = t.flags(slot) & STATUS_MASK;
+    return s === STATUS_SYNCED
+      ? "synced"
+      : s === STATUS_PENDING
+      ? "pending"
+      : s === STATUS_NONE
+      ? null
+      : "rejected";
+  }
+
   /** Nothing ready, open, in flight or held: after `finish()`, the input is fully planned. */
   get idle(): boolean {
     return this.#active.size === 0 && this.#ready.length === 0;
@@ -349,6 +378,7 @@ export class Planner {
       action,
       ordinal,
       hasLeadId: (flags & HAS_LEAD_ID) !== 0,
+      resend: false,
     };
   }
 
@@ -377,7 +407,10 @@ export class Planner {
   /** Queues a lead for sending; it is active until its batch is settled. */
   #emit(slot: number, lead: PlannedLead): void {
     const t = this.#o.table;
-    if ((t.flags(slot) & SENT) !== 0) this.counts.resent++;
+    if ((t.flags(slot) & SENT) !== 0) {
+      this.counts.resent++;
+      lead.resend = true;
+    }
     this.#push(lead);
     t.setFlags(slot, t.flags(slot) | ACTIVE);
   }
