@@ -297,6 +297,10 @@ export async function push(opts: PushOptions): Promise<Summary> {
     // Every row is planned; then the leads this input lacks.
     progress("planning");
     engine.plan();
+    opts.debug?.(
+      `engine: index ${engine.indexMode}, table ${(engine.tableBytes / 1048576).toFixed(1)} MB, ` +
+        `${engine.staged} rows staged on disk`,
+    );
     const indexed = store.statusCounts().synced;
     stats.plannedDeletes = 0;
     const missing = deleteMissing ? engine.missing({ foreign: opts.deleteForeign ?? false }) : [];

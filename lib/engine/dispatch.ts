@@ -75,7 +75,12 @@ export class Dispatcher {
   start(job: SendJob): void {
     const p: Promise<void> = this.#run(job).finally(() => {
       this.#inflight.delete(p);
-      this.#o.onSettled();
+      try {
+        this.#o.onSettled();
+      } catch (e) {
+        // A front end's checkpoint callback that fails stops the run like a failed batch.
+        this.#failure ??= { error: e };
+      }
     });
     this.#inflight.add(p);
   }

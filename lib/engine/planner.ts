@@ -121,7 +121,7 @@ interface OpenBatch {
 
 interface Active {
   lead: PlannedLead;
-  /** The open batch holding `lead`, or null while it is in flight. */
+  /** The open or ready batch holding `lead`, or null once it is taken (in flight). */
   open: OpenBatch | null;
   at: number;
   held: PlannedLead | undefined;
@@ -150,7 +150,8 @@ export class Planner {
   #fp = new Uint32Array(2);
   #active = new Map<string, Active>();
   #open: Record<ActionKind, OpenBatch | null> = { add: null, update: null };
-  #ready: ActionBatch[] = [];
+  /** Closed batches not taken yet: a later row still replaces its lead in them. */
+  #ready: OpenBatch[] = [];
   #inflight = new Map<number, ActionBatch>();
   #nextId = 1;
   #finished = false;
@@ -236,9 +237,20 @@ export class Planner {
       this.#close("add");
       this.#close("update");
     }
-    const b = this.#ready.shift();
-    if (b !== undefined) this.#inflight.set(b.id, b);
-    return b;
+    while (true) {
+      const open = this.#ready.shift();
+      if (open === undefined) return undefined;
+      if (open.live === 0) continue; // every lead replaced by a later row that needed nothing
+      const leads: PlannedLead[] = [];
+      for (const l of open.leads) {
+        if (l === null) continue;
+        leads.push(l);
+        this.#active.get(l.email)!.open = null;
+      }
+      const b: ActionBatch = { id: this.#nextId++, kind: open.kind, leads };
+      this.#inflight.set(b.id, b);
+      return b;
+    }
   }
 
   /** Batches handed out and not yet settled. */
@@ -477,17 +489,14 @@ export class Planner {
     }
   }
 
-  /** Hands the open batch of `kind` out (dropping replaced rows); its leads go in flight. */
+  /**
+   * Closes the open batch of `kind`: it is ready, and goes in flight when taken (until
+   * then a later row still replaces or removes its leads).
+   */
   #close(kind: ActionKind): void {
     const b = this.#open[kind];
     this.#open[kind] = null;
     if (b === null || b.live === 0) return;
-    const leads: PlannedLead[] = [];
-    for (const l of b.leads) {
-      if (l === null) continue;
-      leads.push(l);
-      this.#active.get(l.email)!.open = null;
-    }
-    this.#ready.push({ id: this.#nextId++, kind, leads });
+    this.#ready.push(b);
   }
 }
