@@ -1,8 +1,9 @@
 /**
- * The live progress line on stderr (TTY only): rows read, sent, skipped, rejected, rate,
- * ETA from the input's byte offset, counters for the one-request-per-lead phases (updates,
- * deletes) and the roster read, and a visible wait while the rate limiter or a `Retry-After`
- * holds the run. `renderProgress` is pure, for tests.
+ * The live progress line on stderr (TTY only): rows read and sent (together while batches
+ * go out during reading), skipped, rejected, rate, ETA from the input's byte offset,
+ * counters for the one-request-per-lead phases (updates, deletes) and the roster read, and
+ * a visible wait while the rate limiter or a `Retry-After` holds the run. `renderProgress`
+ * is pure, for tests.
  */
 import type { SmartleadClient } from "./client/smartlead.ts";
 import type { Output } from "./output.ts";
@@ -39,6 +40,10 @@ export function renderProgress(
     }
     parts.push(`${n(rate)} rows/s`);
     if (s.rejected) parts.push(`${n(s.rejected)} rejected`);
+    // Batches go out while the input is read: what was sent so far.
+    if (s.sent > 0) {
+      parts.push(`sent ${n(s.sent)}`, `added ${n(s.added)}`, `updated ${n(s.updated)}`);
+    }
     if (p.phase === "planning") parts.push("planning");
   } else if (p.phase === "roster") {
     const total = s.rosterTotal === undefined ? "" : `/${n(s.rosterTotal)}`;

@@ -1,6 +1,13 @@
 /**
- * The push pipeline, top to bottom: read → parse → map and validate → divert rejects →
- * stage against the index → plan → batch → send → commit → report.
+ * `push`: setup (options, inputs, state directory, rejects file, lock, campaign, index,
+ * client, progress, stop signal), then the streaming engine (lib/engine/sync.ts): read →
+ * parse → map and validate → rejects → plan → batches sent while reading → each 2xx
+ * recorded → end of input: guard rails, the last batches, removals → report.
+ *
+ * What needs the whole input before the first write (a removal action, --max-rejects,
+ * --update-via add, leads this tool paused or unsubscribed, leads without a field set)
+ * makes the engine plan everything first (`planFirst`): the rows are staged and planned in
+ * SQL, then sent phase by phase (resumes, adds, updates, removals).
  */
 import {
   type AddLeadsSettings,
@@ -14,8 +21,8 @@ import { dirname, fileExists, resolveIndexPath } from "./index/paths.ts";
 import { IndexStore, type MissingAction } from "./index/store.ts";
 import { environmentError, osCause } from "./os_errors.ts";
 import { makePrivateDir } from "./private_files.ts";
-import { type InputOptions, readRows } from "./input/parse.ts";
-import { type Format, type InputSource, resolveInputs } from "./input/source.ts";
+import type { InputOptions } from "./input/parse.ts";
+import { type Format, resolveInputs } from "./input/source.ts";
 import type { MapOverrides } from "./mapping.ts";
 import {
   checkDeletes,
@@ -26,15 +33,15 @@ import {
 } from "./pipeline/guard_rails.ts";
 import { fieldNamesOf } from "./pipeline/clearing.ts";
 import { describeCost, planCost, type UpdateVia } from "./pipeline/estimate.ts";
-import { divertRejects, RejectsWriter } from "./pipeline/rejects.ts";
+import { RejectsWriter } from "./pipeline/rejects.ts";
 import { buildSummary, type Summary } from "./pipeline/report.ts";
 import { Remover } from "./pipeline/remove.ts";
 import { Sender } from "./pipeline/send.ts";
-import { stageLeads } from "./pipeline/stage.ts";
 import { RunStats } from "./pipeline/stats.ts";
-import { validateRows } from "./pipeline/validate.ts";
 import { withoutCredentials } from "./redact.ts";
 import { plural } from "./plural.ts";
+import { type EngineOptions, SyncEngine } from "./engine/sync.ts";
+import { inputRows } from "./engine/worker_rows.ts";
 
 export type SyncMode = "incremental" | "full-refresh";
 
@@ -117,10 +124,19 @@ export interface PushOptions {
    * Checkpoints for protocol front ends (Airbyte, Singer): called with N whenever every
    * input row with ordinal < N (0-based, in the order rows were read; one NDJSON line is one
    * row) has been committed to the index or classified (rejected, unchanged, duplicate).
-   * Never called with a smaller N than before. This engine calls it once, with every row,
-   * when the adds and updates are done: late, never early.
+   * Never called with a smaller N than before. The engine calls it as batches are recorded
+   * (while no write was left unapplied), and with every row once the run's writes are done;
+   * a run that plans first (see the module comment) only then.
    */
   onCommitted?: (rowsDone: number) => void;
+  /**
+   * Engine settings for front ends, tests and benchmarks: the fingerprint table's memory
+   * cap, the age at which a batch goes out unfilled, updates kept back, the parse worker
+   * (default: for files of 8 MB and more).
+   */
+  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates">> & {
+    worker?: boolean;
+  };
 }
 
 /** What a progress display shows. */
@@ -212,15 +228,13 @@ export async function push(opts: PushOptions): Promise<Summary> {
     : undefined;
   let waitingUntil = 0;
   let waitReason: string | undefined;
-  let bytesDone = 0;
-  let bytesCurrent = 0;
-  let lastSource: InputSource | undefined;
+  let bytesRead = 0;
   let phase: Progress["phase"] = "reading";
   const progress = (now: Progress["phase"] = phase) =>
     opts.onProgress?.({
       phase: phase = now,
       stats,
-      bytesRead: bytesDone + bytesCurrent,
+      bytesRead,
       bytesTotal: stats.bytesTotal,
       waitingUntil,
       waitReason,
@@ -268,8 +282,12 @@ export async function push(opts: PushOptions): Promise<Summary> {
   const stopIfAsked = () => {
     if (opts.signal?.aborted) throw new InterruptedError(String(opts.signal.reason ?? "SIGINT"));
   };
-  const summarize = () =>
-    buildSummary(stats, {
+  let engine: SyncEngine | undefined;
+  /** Once planned, the counts are final: the sender and remover move them (stale ids). */
+  let planned = false;
+  const summarize = () => {
+    if (!planned) engine?.syncStats();
+    return buildSummary(stats, {
       campaignId: opts.campaignId,
       mode,
       dryRun,
@@ -283,66 +301,121 @@ export async function push(opts: PushOptions): Promise<Summary> {
       exitCode,
       ...(failure ? { error: failure.message } : {}),
     });
-  try {
-    // Read → parse → map and validate → rejects → stage.
-    const warn = (message: string) => log(`warning: ${message}`);
-    const { encoding, nested, ...csv } = opts.input ?? {};
-    const rows = readRows(sources, {
-      ...(opts.format ? { format: opts.format } : {}),
-      ...(opts.stdin ? { stdin: opts.stdin } : {}),
-      ...(encoding !== undefined ? { encoding } : {}),
-      ...(nested !== undefined ? { nested } : {}),
-      csv: { ...csv, warn },
-      onBytes: (src, n) => {
-        if (src !== lastSource) {
-          if (lastSource?.size !== undefined) bytesDone += lastSource.size;
-          lastSource = src;
-        }
-        bytesCurrent = n;
-      },
+  };
+  const fullRefresh = mode === "full-refresh";
+  const action: MissingAction = opts.missing ?? (opts.deleteMissing ? "delete" : "ignore");
+  const deleteForeign = opts.deleteForeign ?? false;
+  const updateVia = opts.updateVia ?? "lead";
+  const newSender = (counts: RunStats) =>
+    new Sender({
+      client: client!,
+      store,
+      campaignId: opts.campaignId,
+      settings: opts.settings ?? {},
+      stats: counts,
+      rejects,
+      verbose: opts.verbose ?? false,
+      concurrency: opts.concurrency ?? 4,
+      batchSize,
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (p) => progress(p),
     });
-    const checked = validateRows(rows, {
+  const sender = client && !dryRun ? newSender(stats) : undefined;
+  /** Senders of leads sent twice in one run (see lib/engine/dispatch.ts). */
+  const resenders: Sender[] = [];
+  const unapplied = () => (sender?.unapplied ?? 0) + resenders.reduce((a, r) => a + r.unapplied, 0);
+  let committed = 0;
+  const commit = (n: number) => {
+    if (n <= committed) return;
+    committed = n;
+    opts.onCommitted?.(n);
+  };
+  try {
+    // Read → parse → map and validate → rejects → plan, and send while reading: batches
+    // go out as they fill. What needs the whole input first makes the engine plan it all
+    // before the first write (see the module comment).
+    const warn = (message: string) => log(`warning: ${message}`);
+    stats.missing = action;
+    const planFirst = action !== "ignore" || store.needsWholeInput() ||
+      (!dryRun && (opts.maxRejects !== undefined || updateVia === "add"));
+    const { worker, ...engineSettings } = opts.engine ?? {};
+    engine = new SyncEngine({
+      store,
+      stats,
+      sender,
+      resender: (counts) => {
+        const r = newSender(counts);
+        resenders.push(r);
+        return r;
+      },
       map: opts.map ?? [],
       tags: opts.tags ?? [],
-      ...(opts.maxCustomFields !== undefined ? { maxCustomFields: opts.maxCustomFields } : {}),
+      maxCustomFields: opts.maxCustomFields,
       warn,
-    });
-    const present: string[] = [];
-    const valid = divertRejects(checked, rejects, stats, (email) => present.push(email));
-    await stageLeads(tap(valid, () => (stopIfAsked(), progress("reading"))), store, stats);
-    store.keep(present);
-
-    // Guard rails on the input: too many rejects, or nothing valid to mirror.
-    const fullRefresh = mode === "full-refresh";
-    const action: MissingAction = opts.missing ?? (opts.deleteMissing ? "delete" : "ignore");
-    stats.missing = action;
-    const deleteForeign = opts.deleteForeign ?? false;
-    checkRejects(stats.rows, stats.rejected, opts.maxRejects, rejects.sample[0]);
-    checkMirror(stats.valid, { missing: action, fullRefresh });
-
-    // Plan against the index.
-    progress("planning");
-    const indexed = store.statusCounts().synced;
-    const plan = store.plan({
       fullRefresh,
       retryRejected: opts.retryRejected ?? false,
       missing: action,
       deleteForeign,
+      planFirst,
+      batchSize,
+      concurrency: opts.concurrency ?? 4,
+      inputBytes: stats.bytesTotal,
+      reject: (r) => rejects.write(r),
+      signal: opts.signal,
+      onProgress: (p) => {
+        bytesRead = engine?.bytesRead ?? 0;
+        progress(p);
+      },
+      // A checkpoint is released only while Smartlead has applied every write so far.
+      onCommitted: (c) => {
+        if (unapplied() === 0) commit(Math.min(c.rows, c.lowWater - 1));
+      },
+      ...engineSettings,
     });
-    stats.plannedAdds = plan.add;
-    stats.plannedUpdates = plan.update;
+    await engine.read(inputRows(sources, {
+      ...(opts.format ? { format: opts.format } : {}),
+      ...(opts.stdin ? { stdin: opts.stdin } : {}),
+      ...(opts.input ? { input: opts.input } : {}),
+      warn,
+      worker,
+    }));
+
+    // End of input. Guard rails on the input: too many rejects, or nothing valid to mirror.
+    // (Batches sent while reading held valid rows; with --max-rejects nothing is sent yet.)
+    engine.syncStats();
+    checkRejects(stats.rows, stats.rejected, opts.maxRejects, rejects.sample[0]);
+    checkMirror(stats.valid, { missing: action, fullRefresh });
+
+    // Every row is planned; then the leads this input lacks.
+    progress("planning");
+    engine.plan();
+    planned = true;
+    opts.debug?.(
+      `engine: index ${engine.indexMode}, table ${(engine.tableBytes / 1048576).toFixed(1)} MB, ` +
+        `${engine.staged} rows staged on disk${planFirst ? " (planned first)" : ""}`,
+    );
+    const indexed = store.statusCounts().synced;
+    const staged = engine.stagedPlan;
+    const plan = {
+      add: stats.plannedAdds,
+      update: stats.plannedUpdates,
+      unchanged: stats.unchanged,
+      skippedRejected: stats.skippedRejected,
+      delete: staged?.delete ?? 0,
+      remove: staged?.remove ?? 0,
+      resume: staged?.resume ?? 0,
+    };
     stats.plannedDeletes = plan.delete;
     stats.plannedRemoves = plan.remove;
     stats.plannedResumes = plan.resume;
-    stats.unchanged = plan.unchanged;
-    stats.skippedRejected = plan.skippedRejected;
-    stats.planned = true;
-    const updateVia = opts.updateVia ?? "lead";
     stats.cost = planCost(plan, { batchSize, rate: opts.rate ?? DEFAULT_RATE, updateVia });
+    // Without planFirst the index holds no lead this tool paused or unsubscribed, and the
+    // action is `ignore`: nothing to resume, count or remove.
     const missing = action === "ignore" ? [] : store.missing({ foreign: deleteForeign, action });
-    const toResume = store.pausedInInput();
+    const toResume = planFirst ? store.pausedInInput() : [];
     stats.keptForeign = action !== "ignore" && !deleteForeign ? store.missingForeign() : 0;
-    stats.stillUnsubscribed = store.unsubscribedInInput();
+    stats.stillUnsubscribed = planFirst ? store.unsubscribedInInput() : 0;
     if (stats.stillUnsubscribed > 0) {
       log(
         `note: ${stats.stillUnsubscribed} leads in this input were unsubscribed from the campaign by an earlier run (--missing unsubscribe); they stay unsubscribed: Smartlead's API cannot resubscribe them`,
@@ -377,65 +450,60 @@ export async function push(opts: PushOptions): Promise<Summary> {
     }
     if (dryRun) return summarize();
     if (stats.cost.cheaper) { for (const line of describeCost(stats.cost)) log(`note: ${line}`); }
-    // Leads indexed before field sets were kept: their unchanged payload is the accepted one.
-    store.backfillFieldSets(fieldNamesOf);
 
-    // Batch → send → commit.
-    const sender = new Sender({
-      client: client!,
-      store,
-      campaignId: opts.campaignId,
-      settings: opts.settings ?? {},
-      stats,
-      rejects,
-      verbose: opts.verbose ?? false,
-      concurrency: opts.concurrency ?? 4,
-      batchSize,
-      log,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: (p) => progress(p),
-    });
-    const remover = new Remover({
-      client: client!,
-      store,
-      campaignId: opts.campaignId,
-      stats,
-      loadRoster: () => sender.loadRoster(),
-      concurrency: opts.concurrency ?? 4,
-      log,
-    });
-    const tick = <T>(it: Iterable<T>, p: Progress["phase"] = "sending") =>
-      tapSync(it, () => progress(p), stopIfAsked);
-    // Resumes first: a paused lead found gone from the campaign is added again below.
-    if (toResume.length > 0) await remover.resume(tick(toResume));
-    await sender.adds(tick(store.planned("add", batchSize)));
-    if (updateVia === "add") {
-      await sender.adds(tick(store.planned("update", batchSize)), { updating: true });
-    } else {
-      if (plan.update > 0) progress("updating");
-      await sender.updates(tick(store.planned("update", 100), "updating"));
+    // The rest of the batches; then removals, and a full refresh's forgetting.
+    if (!planFirst) await engine.send();
+    else {
+      // Leads indexed before field sets were kept: their unchanged payload is the accepted one.
+      store.backfillFieldSets(fieldNamesOf);
+      const tick = <T>(it: Iterable<T>, p: Progress["phase"] = "sending") =>
+        tapSync(it, () => progress(p), stopIfAsked);
+      const remover = new Remover({
+        client: client!,
+        store,
+        campaignId: opts.campaignId,
+        stats,
+        loadRoster: () => sender!.loadRoster(),
+        concurrency: opts.concurrency ?? 4,
+        log,
+      });
+      // Resumes first: a paused lead found gone from the campaign is added again below.
+      if (toResume.length > 0) await remover.resume(tick(toResume));
+      await sender!.adds(tick(store.planned("add", batchSize)));
+      if (updateVia === "add") {
+        await sender!.adds(tick(store.planned("update", batchSize)), { updating: true });
+      } else {
+        if (plan.update > 0) progress("updating");
+        await sender!.updates(tick(store.planned("update", 100), "updating"));
+      }
+      if (missing.length > 0 && action === "delete") {
+        progress("deleting");
+        await sender!.deletes(missing);
+        log(`deleted ${plural(stats.deleted, "lead")} absent from this input`);
+      } else if (missing.length > 0 && (action === "pause" || action === "unsubscribe")) {
+        await remover.remove(tick(missing), action);
+        log(
+          `${action === "pause" ? "paused" : "unsubscribed"} ${
+            plural(action === "pause" ? stats.paused : stats.unsubscribed, "lead")
+          } absent from this input` +
+            (stats.alreadyGone ? ` (${stats.alreadyGone} were already gone)` : ""),
+        );
+      }
     }
-    if (missing.length > 0 && action === "delete") {
-      progress("deleting");
-      await sender.deletes(missing);
-      log(`deleted ${plural(stats.deleted, "lead")} absent from this input`);
-    } else if (missing.length > 0 && (action === "pause" || action === "unsubscribe")) {
-      await remover.remove(tick(missing), action);
-      log(
-        `${action === "pause" ? "paused" : "unsubscribed"} ${
-          plural(action === "pause" ? stats.paused : stats.unsubscribed, "lead")
-        } absent from this input` +
-          (stats.alreadyGone ? ` (${stats.alreadyGone} were already gone)` : ""),
-      );
+    if (fullRefresh) {
+      if (planFirst) store.forgetAbsent();
+      else engine.forgetAbsent();
     }
-    if (fullRefresh) store.forgetAbsent();
     // Throws when Smartlead left writes unapplied: no checkpoint is released for them.
-    sender.finish();
+    sender!.finish();
+    for (const r of resenders) r.finish();
     // Every row read is now committed or classified (a protocol front end releases states).
-    opts.onCommitted?.(stats.rows);
+    commit(stats.rows);
     progress("done");
     return summarize();
   } catch (thrown) {
+    await engine?.halt();
+    if (!planned) engine?.settleCounts();
     const e = environmentError(thrown, indexPath) ?? thrown;
     if (e instanceof SyncError) {
       failure = e;
@@ -445,6 +513,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     exitCode = ExitCode.internal;
     throw e;
   } finally {
+    engine?.close();
     try {
       // Flushing the last rejects can fail (a full disk): the index and the lock are still
       // closed and given back.
@@ -460,13 +529,6 @@ export async function push(opts: PushOptions): Promise<Summary> {
       store.close();
       lock?.release();
     }
-  }
-}
-
-async function* tap<T>(it: AsyncIterable<T>, f: () => void): AsyncGenerator<T> {
-  for await (const x of it) {
-    yield x;
-    f();
   }
 }
 

@@ -46,6 +46,16 @@ Deno.test("renderProgress", async (t) => {
     );
     assert.equal(line, "read 5,000 rows · 25% · ETA 6s · 2,500 rows/s · 12 rejected");
   });
+  await t.step("reading while batches go out shows what was sent so far", () => {
+    const line = renderProgress(
+      progress({ bytesRead: 500, bytesTotal: 1000 }, { rows: 4000, sent: 300, added: 290 }),
+      2000,
+    );
+    assert.equal(
+      line,
+      "read 4,000 rows · 50% · ETA 2s · 2,000 rows/s · sent 300 · added 290 · updated 0",
+    );
+  });
   await t.step("stdin (unknown size) has no percent or ETA", () => {
     assert.equal(renderProgress(progress({}, { rows: 100 }), 1000), "read 100 rows · 100 rows/s");
   });

@@ -13,7 +13,7 @@ import { rowObject } from "../pipeline/validate.ts";
 import type { Reject } from "../pipeline/rejects.ts";
 import { MapOut } from "./mapper.ts";
 import type { Mappers } from "./mappers.ts";
-import type { Planner } from "./planner.ts";
+import type { LeadInput } from "./planner.ts";
 import type { RowBatch } from "./worker_rows.ts";
 
 export interface FlowStats {
@@ -28,28 +28,48 @@ export interface FlowStats {
   overflowAt: number | undefined;
 }
 
+/** Where valid leads go (the `Planner`, or the engine's router in front of it). */
+export interface LeadSink {
+  /** False when the lead cannot be taken (the table is full): the flow stops there. */
+  add(lead: LeadInput, source: string, line: number, ordinal: number): boolean;
+  /** An email present on a row rejected for another reason; false as for `add`. */
+  keep(email: string): boolean;
+}
+
 export interface FlowOptions {
   mappers: Mappers;
-  planner: Planner;
-  /** A rejected row (the rejects file); rare, so it may allocate. */
-  reject: (r: Reject) => void;
+  planner: LeadSink;
+  /**
+   * Called with the emails of each input batch (valid rows' and kept rows') before any of
+   * them reaches the planner: the place to look them up in the index when it is not loaded
+   * whole. Costs a second mapping pass over the batch.
+   */
+  prepare?: (emails: string[]) => void;
+  /**
+   * A rejected row (the rejects file); rare, so it may allocate. `raw`: the text of a line
+   * that could not be parsed (invalid JSON), for the rejects file's `raw`.
+   */
+  reject: (r: Reject, raw?: string) => void;
   /** After each input batch (see the module comment). */
   between?: (stats: FlowStats, batch: RowBatch) => void | Promise<void>;
 }
 
-/** Plans every row; returns the counts when the input ends (or the table is full). */
+/**
+ * Plans every row; returns the counts when the input ends (or the table is full). `stats`
+ * is counted into as rows pass (a caller keeps it to know how far a failed read got).
+ */
 export async function planRows(
   batches: AsyncIterable<RowBatch>,
   o: FlowOptions,
+  stats: FlowStats = { rows: 0, valid: 0, rejected: 0, overflowAt: undefined },
 ): Promise<FlowStats> {
-  const stats: FlowStats = { rows: 0, valid: 0, rejected: 0, overflowAt: undefined };
   const out = new MapOut();
   const { planner, mappers } = o;
   /** False when the table is full (a kept email must not be lost: it would look absent). */
   const rejectRow = (row: Row, reason: string, email: string | undefined): boolean => {
     if (email !== undefined && !planner.keep(email)) return false;
     stats.rejected++;
-    o.reject({ source: row.source, line: row.line, reason, row: rowObject(row) });
+    o.reject({ source: row.source, line: row.line, reason, row: rowObject(row) }, row.raw);
     return true;
   };
   const overflow = (ordinal: number) => {
@@ -58,6 +78,7 @@ export async function planRows(
   };
   for await (const b of batches) {
     if (b.header !== undefined) mappers.csv(b.header, b.source, b.headerLine);
+    if (o.prepare !== undefined) o.prepare(emailsOf(b, mappers, out));
     if (b.rows === undefined) {
       // Flat CSV rows: one header, values in one array.
       const mapper = b.counts.length > 0 ? mappers.csv(b.columns, b.source, 0) : undefined;
@@ -98,4 +119,29 @@ export async function planRows(
     await o.between?.(stats, b);
   }
   return stats;
+}
+
+/** The emails a batch's rows carry (valid leads, and rows rejected with a valid email). */
+function emailsOf(b: RowBatch, mappers: Mappers, out: MapOut): string[] {
+  const emails: string[] = [];
+  const take = (ok: boolean) => {
+    if (ok) emails.push(out.email);
+    else if (out.rejectEmail !== undefined) emails.push(out.rejectEmail);
+  };
+  if (b.rows === undefined) {
+    if (b.counts.length === 0) return emails;
+    const mapper = mappers.csv(b.columns, b.source, 0);
+    for (let i = 0; i < b.counts.length; i++) {
+      if (b.problemAt[i]! < 0) take(mapper.map(b.fields, b.starts[i]!, b.counts[i]!, out));
+    }
+  } else {
+    for (const r of b.rows) {
+      if (r.problem !== undefined) continue;
+      const mapper = csvHeaders.has(r.columns)
+        ? mappers.csv(r.columns, r.source, r.line)
+        : mappers.keys(r.columns, r.source);
+      take(mapper.map(r.values, 0, r.values.length, out));
+    }
+  }
+  return emails;
 }

@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import type { Row } from "../input/row.ts";
-import { buildLead, mergeTags } from "../lead.ts";
+import { buildLead, DEFAULT_MAX_CUSTOM_FIELDS, mergeTags } from "../lead.ts";
 import type { ColumnPlan } from "../mapping.ts";
 import { LEAD_FIELDS } from "../mapping.ts";
 import { PayloadHasher, payloadHashLanes } from "./fingerprint.ts";
@@ -64,6 +64,8 @@ export interface LeadMapper {
 export interface MapperOptions {
   /** Force a form (tests); default: generated up to `GENERATE_MAX_COLUMNS` mapped columns. */
   form?: "generated" | "interpreted";
+  /** Custom fields per lead (`--max-custom-fields`; default `DEFAULT_MAX_CUSTOM_FIELDS`). */
+  maxCustomFields?: number;
 }
 
 const EMAIL_RE: RegExp = z.regexes.email;
@@ -154,6 +156,7 @@ function resolve(plan: ColumnPlan, tags: readonly string[]): Resolved {
 function slowPath(
   plan: ColumnPlan,
   tags: readonly string[],
+  maxCustomFields: number,
   values: readonly unknown[],
   offset: number,
   count: number,
@@ -165,7 +168,7 @@ function slowPath(
     columns: plan.columns,
     values: offset === 0 && count === values.length ? values : values.slice(offset, offset + count),
   };
-  const r = buildLead(row, plan, tags);
+  const r = buildLead(row, plan, tags, maxCustomFields);
   if (!r.ok) {
     out.reason = r.reason;
     out.rejectEmail = r.email;
@@ -186,11 +189,19 @@ export function compileMapper(
   const r = resolve(plan, tags);
   const form = opts.form ?? (r.cols.length <= GENERATE_MAX_COLUMNS ? "generated" : "interpreted");
   const mapper = { form, slowRows: 0, map: undefined as unknown as MapFn };
+  const maxCustom = opts.maxCustomFields ?? DEFAULT_MAX_CUSTOM_FIELDS;
   const slow = (values: readonly unknown[], offset: number, count: number, out: MapOut) => {
     mapper.slowRows++;
-    return slowPath(plan, tags, values, offset, count, out);
+    return slowPath(plan, tags, maxCustom, values, offset, count, out);
   };
-  mapper.map = form === "generated" ? generate(r, tags, slow) : interpret(r, tags, slow);
+  // Columns that could exceed the custom-field cap: every row goes to buildLead, which
+  // counts them (a `custom_fields` object column already does when it holds anything).
+  const customColumns = plan.targets.filter((t) => t.kind === "custom").length + 1;
+  mapper.map = customColumns > maxCustom
+    ? slow
+    : form === "generated"
+    ? generate(r, tags, slow)
+    : interpret(r, tags, slow);
   return mapper;
 }
 

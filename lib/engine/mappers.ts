@@ -6,6 +6,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { type MapOverrides, planColumns } from "../mapping.ts";
+import { DEFAULT_MAX_CUSTOM_FIELDS } from "../lead.ts";
 import { compileMapper, type LeadMapper } from "./mapper.ts";
 
 /** NDJSON key sets remembered at most (beyond, the cache starts again). */
@@ -16,10 +17,18 @@ export class Mappers {
   #byKeys = new Map<string, LeadMapper>();
   #map: MapOverrides;
   #tags: readonly string[];
+  #max: number;
+  #warn: ((message: string) => void) | undefined;
 
-  constructor(map: MapOverrides, tags: readonly string[]) {
+  constructor(
+    map: MapOverrides,
+    tags: readonly string[],
+    opts: { maxCustomFields?: number | undefined; warn?: (message: string) => void } = {},
+  ) {
     this.#map = map;
     this.#tags = tags;
+    this.#max = opts.maxCustomFields ?? DEFAULT_MAX_CUSTOM_FIELDS;
+    this.#warn = opts.warn;
   }
 
   /** The mapper of a CSV header (checked now, rows or not). */
@@ -35,8 +44,16 @@ export class Mappers {
         "name the email column with --map email=<column>",
       );
     }
-    m = compileMapper(plan, this.#tags);
+    m = compileMapper(plan, this.#tags, { maxCustomFields: this.#max });
     this.#byHeader.set(columns, m);
+    const custom = plan.targets.filter((t) => t.kind === "custom").length;
+    if (custom > this.#max) {
+      this.#warn?.(
+        `${source}: line ${line}: ${custom} columns become custom fields; Smartlead ` +
+          `takes at most ${this.#max} per lead: rows with more than ${this.#max} non-empty ` +
+          "ones will be rejected (--max-custom-fields; drop columns with --map ignore=<column>)",
+      );
+    }
     return m;
   }
 
@@ -47,6 +64,7 @@ export class Mappers {
     if (!m) {
       m = compileMapper(planColumns(columns, this.#map, false, source), this.#tags, {
         form: "interpreted",
+        maxCustomFields: this.#max,
       });
       if (this.#byKeys.size > MAX_KEY_SETS) this.#byKeys.clear();
       this.#byKeys.set(key, m);

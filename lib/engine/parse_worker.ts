@@ -16,7 +16,7 @@
  */
 /// <reference lib="deno.worker" />
 import { SyncError } from "../errors.ts";
-import { readRows } from "../input/parse.ts";
+import { type InputOptions, readRows } from "../input/parse.ts";
 import { csvHeaders, type Row } from "../input/row.ts";
 import type { Format, InputSource } from "../input/source.ts";
 
@@ -24,6 +24,8 @@ export interface StartMessage {
   type: "start";
   sources: InputSource[];
   format?: Format;
+  /** How inputs are read (the CLI's input flags). */
+  input?: InputOptions;
   /** Chunks the worker may send before the first credit comes back. */
   credits: number;
 }
@@ -53,6 +55,7 @@ export interface FlatChunk {
 export type WorkerMessage =
   | FlatChunk
   | { type: "end" }
+  | { type: "warning"; message: string }
   | { type: "error"; name: string; message: string; hint: string | undefined; exitCode: number };
 
 const self = globalThis as unknown as {
@@ -131,8 +134,12 @@ async function run(start: StartMessage): Promise<void> {
   credits = start.credits;
   let bytesRead = 0;
   try {
+    const { encoding, nested, ...csv } = start.input ?? {};
     const rows = readRows(start.sources, {
       ...(start.format ? { format: start.format } : {}),
+      ...(encoding !== undefined ? { encoding } : {}),
+      ...(nested !== undefined ? { nested } : {}),
+      csv: { ...csv, warn: (message) => self.postMessage({ type: "warning", message }) },
       onBytes: (_src, n) => (bytesRead = n),
     });
     for await (const batch of rows) {

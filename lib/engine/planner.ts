@@ -68,6 +68,11 @@ export interface PlannedLead extends StagedLead {
   hasLeadId: boolean;
   hashHi: number;
   hashLo: number;
+  /**
+   * Smartlead already answered for this email in this run (an earlier row's version was
+   * sent): this send replaces that version (counted in `resent`).
+   */
+  resend?: boolean;
 }
 
 export interface ActionBatch {
@@ -116,7 +121,7 @@ interface OpenBatch {
 
 interface Active {
   lead: PlannedLead;
-  /** The open batch holding `lead`, or null while it is in flight. */
+  /** The open or ready batch holding `lead`, or null once it is taken (in flight). */
   open: OpenBatch | null;
   at: number;
   held: PlannedLead | undefined;
@@ -145,7 +150,8 @@ export class Planner {
   #fp = new Uint32Array(2);
   #active = new Map<string, Active>();
   #open: Record<ActionKind, OpenBatch | null> = { add: null, update: null };
-  #ready: ActionBatch[] = [];
+  /** Closed batches not taken yet: a later row still replaces its lead in them. */
+  #ready: OpenBatch[] = [];
   #inflight = new Map<number, ActionBatch>();
   #nextId = 1;
   #finished = false;
@@ -231,14 +237,49 @@ export class Planner {
       this.#close("add");
       this.#close("update");
     }
-    const b = this.#ready.shift();
-    if (b !== undefined) this.#inflight.set(b.id, b);
-    return b;
+    while (true) {
+      const open = this.#ready.shift();
+      if (open === undefined) return undefined;
+      if (open.live === 0) continue; // every lead replaced by a later row that needed nothing
+      const leads: PlannedLead[] = [];
+      for (const l of open.leads) {
+        if (l === null) continue;
+        leads.push(l);
+        this.#active.get(l.email)!.open = null;
+      }
+      const b: ActionBatch = { id: this.#nextId++, kind: open.kind, leads };
+      this.#inflight.set(b.id, b);
+      return b;
+    }
   }
 
   /** Batches handed out and not yet settled. */
   get inFlight(): number {
     return this.#inflight.size;
+  }
+
+  /** Batches ready to be taken. */
+  get ready(): number {
+    return this.#ready.length;
+  }
+
+  /**
+   * The index status the table holds for an email (as loaded, then as committed in this
+   * run), or null when it has none (not indexed, or not in the table).
+   */
+  statusOf(email: string): LeadStatus | null {
+    const t = this.#o.table;
+    emailFingerprint(email, this.#fp);
+    const slot = t.find(this.#fp[0]!, this.#fp[1]!);
+    if (slot === ABSENT) return null;
+    const s = t.flags(slot) & STATUS_MASK;
+    return s === STATUS_SYNCED
+      ? "synced"
+      : s === STATUS_PENDING
+      ? "pending"
+      : s === STATUS_NONE
+      ? null
+      : "rejected";
   }
 
   /** Nothing ready, open, in flight or held: after `finish()`, the input is fully planned. */
@@ -349,6 +390,7 @@ export class Planner {
       action,
       ordinal,
       hasLeadId: (flags & HAS_LEAD_ID) !== 0,
+      resend: false,
     };
   }
 
@@ -377,7 +419,10 @@ export class Planner {
   /** Queues a lead for sending; it is active until its batch is settled. */
   #emit(slot: number, lead: PlannedLead): void {
     const t = this.#o.table;
-    if ((t.flags(slot) & SENT) !== 0) this.counts.resent++;
+    if ((t.flags(slot) & SENT) !== 0) {
+      this.counts.resent++;
+      lead.resend = true;
+    }
     this.#push(lead);
     t.setFlags(slot, t.flags(slot) | ACTIVE);
   }
@@ -444,17 +489,14 @@ export class Planner {
     }
   }
 
-  /** Hands the open batch of `kind` out (dropping replaced rows); its leads go in flight. */
+  /**
+   * Closes the open batch of `kind`: it is ready, and goes in flight when taken (until
+   * then a later row still replaces or removes its leads).
+   */
   #close(kind: ActionKind): void {
     const b = this.#open[kind];
     this.#open[kind] = null;
     if (b === null || b.live === 0) return;
-    const leads: PlannedLead[] = [];
-    for (const l of b.leads) {
-      if (l === null) continue;
-      leads.push(l);
-      this.#active.get(l.email)!.open = null;
-    }
-    this.#ready.push({ id: this.#nextId++, kind, leads });
+    this.#ready.push(b);
   }
 }

@@ -8,7 +8,7 @@
  * everything when parsing in this thread). All rows of a batch come from one input.
  */
 import { SyncError, UsageError } from "../errors.ts";
-import { readRows } from "../input/parse.ts";
+import { type InputOptions, type ParseOptions, readRows } from "../input/parse.ts";
 import { csvHeaders, type Row } from "../input/row.ts";
 import type { Format, InputSource } from "../input/source.ts";
 import type { FlatChunk, StartMessage, WorkerMessage } from "./parse_worker.ts";
@@ -40,6 +40,72 @@ export interface RowsOptions {
   format?: Format;
   /** Chunks the worker may be ahead of the consumer (default 4). */
   queue?: number;
+  /** Standard input, for `-` (this thread only; default `Deno.stdin.readable`). */
+  stdin?: ReadableStream<Uint8Array>;
+  /** How inputs are read (`--encoding`, `--delimiter`, `--columns`, `--skip-rows`, nesting). */
+  input?: InputOptions;
+  /** What people should know about an input (duplicate column names), in reading order. */
+  warn?: (message: string) => void;
+}
+
+/** `readRows`' options from `RowsOptions` (the reading, not the consumer's). */
+export function parseOptions(opts: RowsOptions): ParseOptions {
+  const { encoding, nested, ...csv } = opts.input ?? {};
+  return {
+    ...(opts.format ? { format: opts.format } : {}),
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    ...(encoding !== undefined ? { encoding } : {}),
+    ...(nested !== undefined ? { nested } : {}),
+    csv: { ...csv, ...(opts.warn ? { warn: opts.warn } : {}) },
+  };
+}
+
+/** The parse worker could not be started (its module is not where it should be). */
+export class WorkerUnavailable extends Error {}
+
+/** Inputs of at least this many bytes in all are parsed by the worker, smaller ones here. */
+export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The rows of the inputs: parsed by the worker when every input is a file and they are
+ * large enough to repay starting it (or `worker` says so), in this thread otherwise and
+ * whenever the worker cannot be started (a bundle or executable built without it).
+ */
+export async function* inputRows(
+  sources: readonly InputSource[],
+  opts: RowsOptions & { worker?: boolean | undefined } = {},
+): AsyncGenerator<RowBatch> {
+  const files = sources.every((s) => s.path !== undefined);
+  const bytes = sources.reduce((a, s) => a + (s.size ?? 0), 0);
+  const useWorker = files && (opts.worker ?? bytes >= WORKER_MIN_BYTES);
+  if (useWorker) {
+    try {
+      yield* workerRows(sources, opts);
+      return;
+    } catch (e) {
+      if (!(e instanceof WorkerUnavailable)) throw e;
+    }
+  }
+  yield* threadRows(sources, opts);
+}
+
+/** Rows built by a front end (records of a protocol stream) as one batch. */
+export function rowBatch(rows: readonly Row[]): RowBatch {
+  return {
+    source: rows[0]?.source ?? "",
+    header: undefined,
+    headerLine: 0,
+    columns: NO_COLUMNS,
+    fields: NO_COLUMNS,
+    starts: EMPTY_I32,
+    counts: EMPTY_I32,
+    lines: EMPTY_I32,
+    problemAt: EMPTY_I32,
+    problems: NO_COLUMNS,
+    extras: [],
+    rows,
+    bytesRead: 0,
+  };
 }
 
 const EMPTY_I32 = new Int32Array(0);
@@ -52,7 +118,7 @@ export async function* threadRows(
 ): AsyncGenerator<RowBatch> {
   let bytesRead = 0;
   const rows = readRows(sources, {
-    ...(opts.format ? { format: opts.format } : {}),
+    ...parseOptions(opts),
     onBytes: (_s, n) => (bytesRead = n),
   });
   for await (const batch of rows) {
@@ -81,19 +147,25 @@ export async function* workerRows(
   opts: RowsOptions = {},
 ): AsyncGenerator<RowBatch> {
   const queue = Math.max(1, opts.queue ?? 4);
-  const worker = new Worker(new URL("./parse_worker.ts", import.meta.url).href, {
-    type: "module",
-  });
+  let worker: Worker;
+  try {
+    worker = new Worker(workerUrl(), { type: "module" });
+  } catch (e) {
+    throw new WorkerUnavailable(String(e));
+  }
   const inbox: WorkerMessage[] = [];
   let wake: (() => void) | undefined;
   let crashed: unknown;
+  let heard = false;
   worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+    heard = true;
     inbox.push(e.data);
     wake?.();
   };
   worker.onerror = (e: ErrorEvent) => {
     e.preventDefault();
-    crashed = e.error ?? new Error(e.message);
+    // Before its first message: the worker's module did not load.
+    crashed = heard ? (e.error ?? new Error(e.message)) : new WorkerUnavailable(e.message);
     wake?.();
   };
   const start: StartMessage = {
@@ -101,6 +173,7 @@ export async function* workerRows(
     sources: [...sources],
     credits: queue,
     ...(opts.format ? { format: opts.format } : {}),
+    ...(opts.input ? { input: { ...opts.input } } : {}),
   };
   worker.postMessage(start);
   let columns: readonly string[] = NO_COLUMNS;
@@ -113,6 +186,10 @@ export async function* workerRows(
       if (crashed !== undefined) throw crashed;
       const m = inbox.shift()!;
       if (m.type === "end") return;
+      if (m.type === "warning") {
+        opts.warn?.(m.message);
+        continue;
+      }
       if (m.type === "error") {
         throw m.exitCode === new UsageError("").exitCode
           ? new UsageError(m.message, m.hint)
@@ -171,4 +248,14 @@ export function batchRows(b: RowBatch): Row[] {
     });
   }
   return out;
+}
+
+/**
+ * The worker's module: beside this one when running from source or a `deno compile`
+ * executable (built with `--include lib/engine/parse_worker.ts`), `parse_worker.js` beside
+ * the bundle (`deno task bundle` builds both).
+ */
+function workerUrl(): string {
+  const here = import.meta.url;
+  return new URL(here.endsWith(".js") ? "./parse_worker.js" : "./parse_worker.ts", here).href;
 }

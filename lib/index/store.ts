@@ -77,6 +77,25 @@ export interface PlanCounts {
 
 export type PlanKind = "add" | "update";
 
+/** One lead's answer as `record()` commits it. */
+export interface RecordedOutcome {
+  email: string;
+  hash: string;
+  status: LeadStatus;
+  leadId?: number | null;
+  reason?: string | null;
+  origin: LeadOrigin;
+}
+
+/** What a run needs of an indexed lead before sending it (see `leadStates`). */
+export interface LeadState {
+  leadId: number | null;
+  status: LeadStatus;
+  origin: LeadOrigin;
+  /** The field set of the payload Smartlead last accepted (`fieldSetNames`). */
+  fieldSet: number | null;
+}
+
 export const MIGRATIONS: string[] = [
   `create table if not exists meta(key text primary key, value text not null);
    create table if not exists leads(
@@ -168,6 +187,8 @@ export class IndexStore {
   #staged = 0;
   /** No rows were staged since duplicates were last collapsed (and the email index made). */
   #folded = false;
+  /** Told every batch of outcomes `record()` committed (see `onRecorded`). */
+  #recorded: Array<(outcomes: readonly RecordedOutcome[]) => void> = [];
 
   constructor(path: string, opts: { readOnly?: boolean } = {}) {
     this.path = path;
@@ -570,6 +591,7 @@ export class IndexStore {
       this.db.exec("rollback");
       throw e;
     }
+    for (const listener of this.#recorded) listener(outcomes);
   }
 
   /** Lead ids learned from the roster, for emails the index has. Returns how many were set. */
@@ -698,6 +720,100 @@ export class IndexStore {
       }
       done += rows.length;
       after = rows[rows.length - 1]!.email;
+    }
+  }
+
+  /**
+   * Calls `listener` after each `record()` transaction committed, with its outcomes (the
+   * streaming engine keeps its table in step with the index this way). Returns the remover.
+   */
+  onRecorded(listener: (outcomes: readonly RecordedOutcome[]) => void): () => void {
+    this.#recorded.push(listener);
+    return () => {
+      this.#recorded = this.#recorded.filter((l) => l !== listener);
+    };
+  }
+
+  /** The index state of those of `emails` it has, in one statement. */
+  leadStates(emails: readonly string[]): Map<string, LeadState> {
+    const out = new Map<string, LeadState>();
+    if (emails.length === 0) return out;
+    for (
+      const r of this.#stmt(
+        `select l.email, l.lead_id as leadId, l.status, ${this.#origin} as origin,
+           ${this.#fieldSet} as fieldSet
+         from json_each(?) j join leads l on l.email = j.value`,
+      ).iterate(JSON.stringify(emails))
+    ) {
+      const row = r as unknown as LeadState & { email: string };
+      out.set(row.email, {
+        leadId: row.leadId,
+        status: row.status,
+        origin: row.origin,
+        fieldSet: row.fieldSet,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Indexed leads that no row staged in this run and no kept email has, in email order:
+   * the candidates for "absent from the input" when part of the input was planned
+   * elsewhere (the streaming engine asks its own table about each). `synced` only synced
+   * leads; `origin` only leads of that origin.
+   */
+  *unstaged(opts: { synced: boolean; origin?: LeadOrigin }): Generator<IndexedLead> {
+    this.#fold();
+    const where = [
+      opts.synced ? "l.status = 'synced'" : "1",
+      opts.origin === undefined ? "1" : `${this.#origin} = '${opts.origin}'`,
+    ].join(" and ");
+    for (
+      const row of this.db.prepare(
+        `select ${LEAD_COLUMNS}, ${this.#origin} as origin from main.leads l where ${where}
+         and not exists (select 1 from run_staged r where r.email = l.email)
+         and not exists (select 1 from run_keep k where k.email = l.email) order by l.email`,
+      ).iterate()
+    ) {
+      yield row as unknown as IndexedLead;
+    }
+  }
+
+  /** Up to `limit` indexed emails after `after` that no staged row or kept email has. */
+  unstagedEmails(after: string, limit: number): string[] {
+    this.#fold();
+    return (this.#stmt(
+      `select l.email from main.leads l where l.email > ?
+       and not exists (select 1 from run_staged r where r.email = l.email)
+       and not exists (select 1 from run_keep k where k.email = l.email)
+       order by l.email limit ?`,
+    ).all(after, limit) as Array<{ email: string }>).map((r) => r.email);
+  }
+
+  /**
+   * Whether a run must see the whole input before its first write, whatever its flags:
+   * leads this tool paused or unsubscribed (resumed, or counted, when the input has them)
+   * or synced leads without a field set (given one when the input has them unchanged).
+   */
+  needsWholeInput(): boolean {
+    if (this.#removed !== "null") {
+      const r = this.#stmt(`select 1 from leads l where ${this.#removed} is not null limit 1`)
+        .get();
+      if (r !== undefined) return true;
+    }
+    if (this.#fieldSet === "null") return this.count() > 0;
+    return this.#stmt(
+      `select 1 from leads l indexed by leads_without_field_set
+       where l.field_set is null and l.status = 'synced' limit 1`,
+    ).get() !== undefined;
+  }
+
+  /** Leads in the index (every status). */
+  count(): number {
+    try {
+      return Number((this.#stmt("select count(*) as n from leads").get() as { n: number }).n);
+    } catch {
+      return 0;
     }
   }
 

@@ -584,6 +584,11 @@ export class Sender {
     return "kept";
   }
 
+  /** Writes Smartlead answered without applying so far (`finish` fails the run on them). */
+  get unapplied(): number {
+    return this.#notApplied.count;
+  }
+
   /** After every phase: writes Smartlead answered without applying fail the run (exit 5). */
   finish(): void {
     const { count, first } = this.#notApplied;
