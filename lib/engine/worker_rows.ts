@@ -148,8 +148,12 @@ export async function* workerRows(
 ): AsyncGenerator<RowBatch> {
   const queue = Math.max(1, opts.queue ?? 4);
   let worker: Worker;
+  const url = workerUrl();
+  // A bundle copied without its worker (or built without one): parse in this thread, and
+  // say nothing (a worker whose module is missing prints an uncaught error on stderr).
+  if (url.startsWith("file:") && !moduleExists(url)) throw new WorkerUnavailable(url);
   try {
-    worker = new Worker(workerUrl(), { type: "module" });
+    worker = new Worker(url, { type: "module" });
   } catch (e) {
     throw new WorkerUnavailable(String(e));
   }
@@ -255,6 +259,14 @@ export function batchRows(b: RowBatch): Row[] {
  * executable (built with `--include lib/engine/parse_worker.ts`), `parse_worker.js` beside
  * the bundle (`deno task bundle` builds both).
  */
+function moduleExists(url: string): boolean {
+  try {
+    return Deno.statSync(new URL(url)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 function workerUrl(): string {
   const here = import.meta.url;
   return new URL(here.endsWith(".js") ? "./parse_worker.js" : "./parse_worker.ts", here).href;
