@@ -337,8 +337,12 @@ export async function push(opts: PushOptions): Promise<Summary> {
     // before the first write (see the module comment).
     const warn = (message: string) => log(`warning: ${message}`);
     stats.missing = action;
+    // Synced leads without a field set (indexed before schema 3, or rebuilt from the
+    // campaign) get one when the input has them unchanged: tracked while streaming when
+    // they are few, else through the staged rows (planFirst).
+    const bare = dryRun ? undefined : store.withoutFieldSet(100_000);
     const planFirst = action !== "ignore" || store.needsWholeInput() ||
-      (!dryRun && (opts.maxRejects !== undefined || updateVia === "add"));
+      (!dryRun && (bare === undefined || opts.maxRejects !== undefined || updateVia === "add"));
     const { worker, ...engineSettings } = opts.engine ?? {};
     engine = new SyncEngine({
       store,
@@ -358,6 +362,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       missing: action,
       deleteForeign,
       planFirst,
+      ...(planFirst ? {} : { withoutFieldSet: bare }),
       batchSize,
       concurrency: opts.concurrency ?? 4,
       inputBytes: stats.bytesTotal,
@@ -452,8 +457,12 @@ export async function push(opts: PushOptions): Promise<Summary> {
     if (stats.cost.cheaper) { for (const line of describeCost(stats.cost)) log(`note: ${line}`); }
 
     // The rest of the batches; then removals, and a full refresh's forgetting.
-    if (!planFirst) await engine.send();
-    else {
+    if (!planFirst) {
+      store.setFieldSets(
+        engine.unchangedWithoutFieldSet().map(([e, h, payload]) => [e, h, fieldNamesOf(payload)]),
+      );
+      await engine.send();
+    } else {
       // Leads indexed before field sets were kept: their unchanged payload is the accepted one.
       store.backfillFieldSets(fieldNamesOf);
       const tick = <T>(it: Iterable<T>, p: Progress["phase"] = "sending") =>

@@ -212,3 +212,39 @@ Deno.test("compiled mapper: canonical key order for integer-like and __proto__ c
     '{"email":"z@x.com","custom_fields":{"9":"nine","10":"ten","01":"zero-one","__proto__":"proto","a":"A","b":"B","tags":"t1"}}',
   );
 });
+
+Deno.test("compiled mapper: --max-custom-fields rejects as buildLead does, in both forms", () => {
+  const columns = ["email", "a", "b", "c", "d"];
+  const plan = planColumns(columns, [], true);
+  const rows = [
+    ["x@ex.com", "1", "2", "3", "4"], // 4 custom fields
+    ["y@ex.com", "1", "", "3", ""], // 2
+    ["z@ex.com", "1", "2", "3", ""], // 3
+  ];
+  for (const form of ["generated", "interpreted"] as const) {
+    for (const max of [2, 3, 200]) {
+      const m = compileMapper(plan, [], { form, maxCustomFields: max });
+      for (const values of rows) {
+        const r = buildLead({ source: "", line: 0, columns, values }, plan, [], max);
+        const want = r.ok
+          ? { ok: true as const, payload: JSON.stringify(r.lead) }
+          : { ok: false as const, reason: r.reason, email: r.email };
+        const out = new MapOut();
+        const ok = m.map(values, 0, values.length, out);
+        assert.deepEqual(
+          ok
+            ? { ok: true as const, payload: out.payload() }
+            : { ok: false as const, reason: out.reason, email: out.rejectEmail },
+          want,
+          `${form} ${max} ${values[0]}`,
+        );
+      }
+    }
+  }
+  // and the cap is what decides: 2 rejects the 3- and 4-field rows, 3 only the 4-field one
+  const two = compileMapper(plan, [], { maxCustomFields: 2 });
+  const out = new MapOut();
+  assert.deepEqual(rows.map((v) => two.map(v, 0, v.length, out)), [false, true, false]);
+  const three = compileMapper(plan, [], { maxCustomFields: 3 });
+  assert.deepEqual(rows.map((v) => three.map(v, 0, v.length, out)), [false, true, true]);
+});

@@ -97,3 +97,44 @@ Deno.test("workerRows: a consumer that stops early ends the worker", async () =>
   for await (const _ of workerRows(sources)) break;
   // the test runner's resource sanitizer fails this test if the worker were left running
 });
+
+Deno.test("workerRows: the input options and warnings of readRows (encoding, delimiter, columns, skipped rows)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Windows-1252, a preamble line, ';' and a repeated column name (a warning).
+    const text = "exported by X\nemail;Name;Name\nrené@ex.com;Ré;x\nb@ex.com;B;y\n";
+    const bytes = Uint8Array.from([...text].map((c) => c.charCodeAt(0)));
+    await Deno.writeFile(`${dir}/a.csv`, bytes);
+    await Deno.writeTextFile(`${dir}/b.csv`, "c@ex.com|C\n");
+    for (
+      const input of [
+        { encoding: "windows-1252", delimiter: ";", skipRows: 1 },
+        { delimiter: "|", columns: ["email", "first_name"] },
+      ]
+    ) {
+      const file = input.columns ? `${dir}/b.csv` : `${dir}/a.csv`;
+      const sources = await resolveInputs([file]);
+      const warned: string[][] = [[], []];
+      const here = await collect(threadRows(sources, { input, warn: (m) => warned[0]!.push(m) }));
+      const there = await collect(
+        workerRows(sources, { queue: 1, input, warn: (m) => warned[1]!.push(m) }),
+      );
+      assert.deepEqual({ ...there, headerArrays: 0 }, { ...here, headerArrays: 0 });
+      assert.equal(here.error, undefined);
+      assert.deepEqual(warned[1], warned[0]);
+      if (input.columns) {
+        assert.deepEqual(here.rows.map((r) => r.values), [["c@ex.com", "C"]]);
+        assert.deepEqual(warned[0], []);
+      } else {
+        assert.deepEqual(here.rows.map((r) => r.values), [["rené@ex.com", "Ré", "x"], [
+          "b@ex.com",
+          "B",
+          "y",
+        ]]);
+        assert.equal(warned[0]!.length, 1);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -80,6 +80,11 @@ export interface EngineOptions {
   missing?: MissingAction;
   /** With `missing`, also leads this tool did not add. */
   deleteForeign?: boolean;
+  /**
+   * Synced leads without a field set (`IndexStore.withoutFieldSet`): the payload of those
+   * the input has unchanged (the last row for the email) is kept, for `backfill`.
+   */
+  withoutFieldSet?: ReadonlyMap<string, string> | undefined;
   /** Read and plan the whole input before the first write. */
   planFirst?: boolean;
   batchSize: number;
@@ -188,8 +193,20 @@ export class SyncEngine {
   }
 
   /** Where valid leads and kept emails go: the planner, or staging once it is full. */
+  /** Unchanged leads without a field set: email → [hash, payload] (the last row wins). */
+  #bare = new Map<string, [string, string]>();
+
   #sink: LeadSink = {
     add: (lead: LeadInput, source: string, line: number, ordinal: number): boolean => {
+      const bare = this.#o.withoutFieldSet;
+      if (bare !== undefined && bare.size > 0) {
+        const indexed = bare.get(lead.email);
+        if (indexed !== undefined) {
+          const hash = hashHex(lead.hash[0]!, lead.hash[1]!);
+          if (hash === indexed) this.#bare.set(lead.email, [hash, lead.payload()]);
+          else this.#bare.delete(lead.email);
+        }
+      }
       if (!this.#o.planFirst && this.planner.add(lead, source, line, ordinal)) return true;
       this.#staging.push({
         email: lead.email,
@@ -499,6 +516,14 @@ export class SyncEngine {
     s.unchanged = c.unchanged + (p?.unchanged ?? 0);
     s.skippedRejected = c.skippedRejected + (p?.skippedRejected ?? 0);
     s.planned = this.#staged === 0 || p !== undefined;
+  }
+
+  /**
+   * Leads without a field set that the input has unchanged, with their payload: [email,
+   * hash, payload] (`IndexStore.setFieldSets` after `fieldNamesOf`).
+   */
+  unchangedWithoutFieldSet(): Array<[email: string, hash: string, payload: string]> {
+    return [...this.#bare].map(([email, [hash, payload]]) => [email, hash, payload]);
   }
 
   /** The staged part's plan (all of it with `planFirst`), once `plan()` made it. */

@@ -792,20 +792,51 @@ export class IndexStore {
 
   /**
    * Whether a run must see the whole input before its first write, whatever its flags:
-   * leads this tool paused or unsubscribed (resumed, or counted, when the input has them)
-   * or synced leads without a field set (given one when the input has them unchanged).
+   * the index holds leads this tool paused or unsubscribed (resumed, or counted, when the
+   * input has them).
    */
   needsWholeInput(): boolean {
-    if (this.#removed !== "null") {
-      const r = this.#stmt(`select 1 from leads l where ${this.#removed} is not null limit 1`)
-        .get();
-      if (r !== undefined) return true;
+    if (this.#removed === "null") return false;
+    return this.#stmt(`select 1 from leads l where ${this.#removed} is not null limit 1`)
+      .get() !== undefined;
+  }
+
+  /**
+   * Synced leads without a field set (see `backfillFieldSets`), email → hash; undefined
+   * when there are more than `limit`. Empty for a read-only index (nothing is written).
+   */
+  withoutFieldSet(limit: number): Map<string, string> | undefined {
+    const out = new Map<string, string>();
+    if (this.readOnly) return out;
+    const rows = this.#stmt(
+      `select l.email, l.hash from leads l indexed by leads_without_field_set
+       where l.field_set is null and l.status = 'synced' limit ?`,
+    ).all(limit + 1) as Array<{ email: string; hash: string }>;
+    if (rows.length > limit) return undefined;
+    for (const r of rows) out.set(r.email, r.hash);
+    return out;
+  }
+
+  /**
+   * `backfillFieldSets` for leads the streaming engine saw unchanged: [email, hash, names]
+   * gives the lead a field set if it still has none and still that hash. Returns how many.
+   */
+  setFieldSets(leads: ReadonlyArray<[email: string, hash: string, names: string]>): number {
+    if (this.readOnly || leads.length === 0) return 0;
+    const rows = leads.map(([email, hash, names]) => [email, hash, this.fieldSetId(names)]);
+    this.db.exec("begin immediate");
+    try {
+      const r = this.#stmt(
+        `update leads set field_set = j.value->>2 from json_each(?) j
+         where leads.email = j.value->>0 and leads.hash = j.value->>1
+         and leads.field_set is null and leads.status = 'synced'`,
+      ).run(JSON.stringify(rows));
+      this.db.exec("commit");
+      return Number(r.changes);
+    } catch (e) {
+      this.db.exec("rollback");
+      throw e;
     }
-    if (this.#fieldSet === "null") return this.count() > 0;
-    return this.#stmt(
-      `select 1 from leads l indexed by leads_without_field_set
-       where l.field_set is null and l.status = 'synced' limit 1`,
-    ).get() !== undefined;
   }
 
   /** Leads in the index (every status). */
