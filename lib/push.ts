@@ -325,9 +325,11 @@ export async function push(opts: PushOptions): Promise<Summary> {
   /** Senders of leads sent twice in one run (see lib/engine/dispatch.ts). */
   const resenders: Sender[] = [];
   const unapplied = () => (sender?.unapplied ?? 0) + resenders.reduce((a, r) => a + r.unapplied, 0);
-  let committed = 0;
-  const commit = (n: number) => {
-    if (n <= committed) return;
+  let committed: number | undefined;
+  /** Releases checkpoints up to row n: a larger n each time; 0 only as the last call. */
+  const commit = (n: number, last = false) => {
+    if (committed !== undefined && n <= committed) return;
+    if (n === 0 && !last) return;
     committed = n;
     opts.onCommitted?.(n);
   };
@@ -507,7 +509,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
     sender!.finish();
     for (const r of resenders) r.finish();
     // Every row read is now committed or classified (a protocol front end releases states).
-    commit(stats.rows);
+    commit(stats.rows, true);
     progress("done");
     return summarize();
   } catch (thrown) {
