@@ -83,10 +83,10 @@ export interface PushOptions {
   signal?: AbortSignal;
   /**
    * Engine settings for tests and benchmarks: the fingerprint table's memory cap, the age
-   * at which a batch goes out unfilled, updates kept back, the parse worker (default: for
-   * files of 8 MB and more).
+   * at which a batch goes out unfilled, updates kept back, how the index is read, the parse
+   * worker (default: off, see `inputRows`).
    */
-  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates">> & {
+  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates" | "indexMode">> & {
     worker?: boolean;
   };
 }
@@ -301,8 +301,6 @@ export async function push(opts: PushOptions): Promise<Summary> {
       `engine: index ${engine.indexMode}, table ${(engine.tableBytes / 1048576).toFixed(1)} MB, ` +
         `${engine.staged} rows staged on disk`,
     );
-    const indexed = store.statusCounts().synced;
-    stats.plannedDeletes = 0;
     const missing = deleteMissing ? engine.missing({ foreign: opts.deleteForeign ?? false }) : [];
     stats.plannedDeletes = missing.length;
     stats.keptForeign = deleteMissing && !opts.deleteForeign ? engine.missingForeign() : 0;
@@ -314,7 +312,8 @@ export async function push(opts: PushOptions): Promise<Summary> {
     }
     // The deletion limit, checked before any write (and shown by the dry run).
     try {
-      checkDeletes(missing.length, indexed, opts.maxDeletes);
+      // (The synced leads are counted only when there is something to delete.)
+      checkDeletes(missing.length, missing.length && store.statusCounts().synced, opts.maxDeletes);
     } catch (e) {
       if (e instanceof DeleteLimitError && !dryRun) {
         stats.wouldDelete = missing.map((m) => m.email);

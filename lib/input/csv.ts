@@ -108,6 +108,8 @@ export async function* parseCsv(
   let header: string[] | undefined;
   let source = "";
   let delimiter = opts.delimiter;
+  /** Text length below which an incomplete record is not parsed again (see below). */
+  let retryAt = 0;
   const emit = (records: string[][], out: Row[], bad: ReadonlySet<number>) => {
     for (let r = 0; r < records.length; r++) {
       const rec = records[r]!;
@@ -183,6 +185,13 @@ export async function* parseCsv(
       delimiter ??= detectDelimiter(firstLine(text));
       parser = new ParserCtor({ delimiter, newline });
     }
+    // A record longer than a chunk is parsed again from its start with every chunk: wait
+    // until the text has doubled (and is under the cap) before the next try, so that a
+    // 10 MB field costs a few parses of it, not one per 64 KiB.
+    if (!isLast && text.length < retryAt && text.length <= MAX_RECORD_CHARS) {
+      partial = text;
+      continue;
+    }
     const res = parser.parse(text, 0, !isLast);
     const out: Row[] = [];
     const bad = new Set<number>();
@@ -193,6 +202,7 @@ export async function* parseCsv(
     }
     if (!isLast) {
       partial = text.slice(res.meta.cursor);
+      retryAt = res.data.length === 0 ? text.length * 2 : 0;
       if (partial.length > MAX_RECORD_CHARS) {
         throw new UsageError(
           `${source}: line ${line}: a record runs past ${MAX_RECORD_CHARS / 1048576} MB; ` +
