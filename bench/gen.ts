@@ -200,6 +200,11 @@ export interface GenOptions {
   /** Share of rows with an invalid email (default 0.002). */
   invalidRate?: number;
   seed?: number;
+  /**
+   * Every `changeEvery`-th row gets another city (the rest of the file unchanged, the same
+   * random draws): the input of a rerun in which a share of the leads changed.
+   */
+  changeEvery?: number;
 }
 
 export const HEADER = "Email,First Name,Last Name,Company,Phone,Website,Title,City";
@@ -239,6 +244,7 @@ export function* leadCsv(opts: GenOptions): Generator<string> {
       }`;
     const website = rnd() < 0.15 ? "" : `https://www.${domain}`;
     const fields = [email, first, last, company, phone, website, pick(TITLE), pick(CITY)];
+    if (opts.changeEvery && i % opts.changeEvery === 0) fields[7] += " (moved)";
     out += fields.map(csvField).join(",") + "\n";
     if (out.length > 1 << 20) {
       yield out;

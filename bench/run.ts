@@ -1,12 +1,21 @@
 /**
- * Benchmarks for `push`, as ratios against a parse-only baseline measured in the same run:
- * dry-run throughput and memory, an incremental rerun of an already-synced file, and how
- * much of Smartlead's rate limit a real push uses. Prints a table and writes
+ * Benchmarks for `push`, as ratios against a parse-only baseline measured in the same run
+ * (interleaved rounds, medians of the per-round ratios, because other processes share the
+ * cores): dry-run throughput and memory, an incremental rerun of an already-synced file
+ * (no write), an initial sync and a rerun with 10% of the leads changed against the
+ * sandbox (leads/s, requests), peak RSS at a larger input, index lookups at 10M indexed
+ * leads, and how much of Smartlead's rate limit a real push uses. Every `deno` run gets the
+ * V8 flags the executable is compiled with (scripts/permissions.ts `V8_FLAGS`). With
+ * `--compare CLI` another entry point (e.g. the previous version's cli.ts) is measured in
+ * the same rounds: before/after figures from one run. Prints a table and writes
  * bench/results.json. Not a test: nothing here fails the build.
  *
- * Usage: deno task bench [--rows N] [--quick] [--repeat N] [--profile] [--skip-sync]
+ * Usage: deno task bench [--rows N] [--quick] [--repeat N] [--big N] [--index-leads N]
+ *          [--compare PATH/cli.ts] [--skip-sync] [--skip-big] [--skip-lookups] [--profile]
  */
 import { startSandbox } from "../lib/sandbox/server.ts";
+import { V8_FLAGS } from "../scripts/permissions.ts";
+import { ensureSyntheticIndex } from "./engine_index.ts";
 import { ensureLeadCsv } from "./gen.ts";
 import { type Measured, measureDeno } from "./proc.ts";
 import { rateBench } from "./rate.ts";
@@ -16,16 +25,32 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = `${ROOT}bench/data`;
 const CLI = `${ROOT}cli.ts`;
 const MB = 1024 * 1024;
+const V8 = `--v8-flags=${V8_FLAGS}`;
 
 interface Args {
   rows: number;
   repeat: number;
+  big: number;
+  indexLeads: number;
+  compare: string | undefined;
   profile: boolean;
   skipSync: boolean;
+  skipBig: boolean;
+  skipLookups: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { rows: 1_000_000, repeat: 3, profile: false, skipSync: false };
+  const args: Args = {
+    rows: 1_000_000,
+    repeat: 3,
+    big: 5_000_000,
+    indexLeads: 10_000_000,
+    compare: undefined,
+    profile: false,
+    skipSync: false,
+    skipBig: false,
+    skipLookups: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -35,11 +60,18 @@ function parseArgs(argv: readonly string[]): Args {
     };
     if (a === "--rows") args.rows = value();
     else if (a === "--repeat") args.repeat = value();
+    else if (a === "--big") args.big = value();
+    else if (a === "--index-leads") args.indexLeads = value();
+    else if (a === "--compare") args.compare = argv[++i];
     else if (a === "--quick") {
       args.rows = 100_000;
       args.repeat = 1;
+      args.big = 500_000;
+      args.indexLeads = 1_000_000;
     } else if (a === "--profile") args.profile = true;
     else if (a === "--skip-sync") args.skipSync = true;
+    else if (a === "--skip-big") args.skipBig = true;
+    else if (a === "--skip-lookups") args.skipLookups = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -65,24 +97,6 @@ async function runOk(args: string[], env: Record<string, string> = {}): Promise<
   return m;
 }
 
-/** The fastest of `n` runs (the least disturbed), with the highest peak RSS of them all. */
-async function best(n: number, f: () => Promise<Measured>): Promise<Measured & { runs: Run[] }> {
-  const all: Measured[] = [];
-  for (let i = 0; i < n; i++) all.push(await f());
-  const fastest = all.reduce((a, b) => (b.ms < a.ms ? b : a));
-  const rss = all.map((m) => m.peakRss).filter((x) => x !== undefined);
-  return {
-    ...fastest,
-    peakRss: rss.length > 0 ? Math.max(...rss) : undefined,
-    runs: all.map((m) => ({ ms: Math.round(m.ms), peak_rss: m.peakRss ?? null })),
-  };
-}
-
-interface Run {
-  ms: number;
-  peak_rss: number | null;
-}
-
 async function dirSize(dir: string, match: RegExp): Promise<number> {
   let total = 0;
   for await (const e of Deno.readDir(dir)) {
@@ -102,6 +116,45 @@ interface Row {
 
 const fmt = (x: number, d = 2) => x.toFixed(d);
 const mb = (bytes: number | undefined) => bytes === undefined ? "n/a" : `${fmt(bytes / MB, 0)} MB`;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const thousands = (x: number) => Math.round(x).toLocaleString("en-US");
+
+interface Variant {
+  name: string;
+  /** Arguments of `deno`, made fresh per round (a no-op rerun copies its index first). */
+  args: () => Promise<string[]>;
+  env?: Record<string, string>;
+}
+
+interface Series {
+  runs: Measured[];
+  /** Per round, wall time / the baseline's wall time of that round. */
+  ratios: number[];
+}
+
+/** Runs the variants round after round (the baseline first in each), `repeat` rounds. */
+async function interleaved(variants: Variant[], repeat: number): Promise<Map<string, Series>> {
+  const out = new Map<string, Series>(variants.map((v) => [v.name, { runs: [], ratios: [] }]));
+  for (let r = 0; r < repeat; r++) {
+    let base = 0;
+    for (const v of variants) {
+      log(`round ${r + 1}/${repeat}: ${v.name}`);
+      const m = await runOk(await v.args(), v.env ?? {});
+      if (base === 0) base = m.ms;
+      const s = out.get(v.name)!;
+      s.runs.push(m);
+      s.ratios.push(m.ms / base);
+    }
+  }
+  return out;
+}
+
+const peak = (s: Series) => Math.max(...s.runs.map((m) => m.peakRss ?? 0));
+const wall = (s: Series) => median(s.runs.map((m) => m.ms));
 
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
@@ -109,170 +162,226 @@ async function main(): Promise<void> {
   const file = `${DATA}/leads-${args.rows}.csv`;
   log(`data: ${file}`);
   if (await ensureLeadCsv(file, { rows: args.rows })) log("  generated");
+  const changed = `${DATA}/leads-${args.rows}-changed.csv`;
+  if (await ensureLeadCsv(changed, { rows: args.rows, changeEvery: 10 })) log(`  ${changed}`);
   const fileBytes = (await Deno.stat(file)).size;
-  const results: Record<string, unknown> = { rows: args.rows, file_bytes: fileBytes };
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
+    .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
+  const results: Record<string, unknown> = {
+    rows: args.rows,
+    file_bytes: fileBytes,
+    machine: `${navigator.hardwareConcurrency} cores, ${cpu}, deno ${Deno.version.deno}`,
+    v8_flags: V8_FLAGS,
+    repeat: args.repeat,
+  };
   const table: Row[] = [];
   const tmp = await Deno.makeTempDir({ prefix: "smartlead-sync-bench-" });
+  const sb = await startSandbox({ apiKey: "bench-key", campaignIds: [1], rate: null });
+  const env = { SMARTLEAD_API_KEY: sb.apiKey, SMARTLEAD_BASE_URL: sb.url };
+  const push = (cli: string, input: string, ...more: string[]) => [
+    "run",
+    V8,
+    "-A",
+    cli,
+    "push",
+    input,
+    "--campaign-id",
+    "1",
+    "--json",
+    ...more,
+  ];
 
   try {
-    // 2. Parse-only baseline (the CLI's own reading and CSV code, counting rows).
-    log(`parse-only baseline (best of ${args.repeat})`);
-    const parse = await best(args.repeat, () => runOk(["run", "-A", "bench/parse_only.ts", file]));
-    const parsed = JSON.parse(parse.stdout) as { rows: number; ms: number };
-    results.parse_only = {
-      wall_ms: parse.ms,
-      inner_ms: parsed.ms,
-      peak_rss: parse.peakRss,
-      runs: parse.runs,
+    // 1. The synced index every no-op rerun starts from (a copy per run): an initial sync
+    // of the whole file into the sandbox, with no rate limit.
+    const synced = `${tmp}/synced.db`;
+    let initial: { ms: number; peakRss: number | undefined; summary: Record<string, number> };
+    {
+      log("initial sync into the sandbox (--rate 100000/1 --batch-size 400)");
+      const m = await runOk(
+        push(CLI, file, "--state", synced, "--rate", "100000/1", "--batch-size", "400"),
+        env,
+      );
+      initial = { ms: m.ms, peakRss: m.peakRss, summary: JSON.parse(m.stdout) };
+    }
+    let copies = 0;
+    const noopArgs = (cli: string) => async () => {
+      const copy = `${tmp}/noop-${++copies}.db`;
+      await Deno.copyFile(synced, copy);
+      return push(cli, file, "--state", copy);
     };
+
+    // 2. Baseline, dry run and no-op rerun, interleaved (and the same for --compare).
+    const variants: Variant[] = [
+      {
+        name: "parse-only",
+        args: () => Promise.resolve(["run", V8, "-A", "bench/parse_only.ts", file]),
+      },
+      {
+        name: "dry-run",
+        args: () => Promise.resolve(push(CLI, file, "--dry-run", "--state", `${tmp}/none.db`)),
+        env,
+      },
+      { name: "no-op rerun", args: noopArgs(CLI), env },
+    ];
+    if (args.compare) {
+      const old = args.compare;
+      variants.push(
+        {
+          name: "before: dry-run",
+          args: () => Promise.resolve(push(old, file, "--dry-run", "--state", `${tmp}/none.db`)),
+          env,
+        },
+        { name: "before: no-op rerun", args: noopArgs(old), env },
+      );
+    }
+    const series = await interleaved(variants, args.repeat);
+    const base = series.get("parse-only")!;
+    const parsedRows = args.rows;
+    results.rounds = Object.fromEntries(
+      [...series].map(([k, s]) => [k, {
+        wall_ms: s.runs.map((m) => Math.round(m.ms)),
+        peak_rss: s.runs.map((m) => m.peakRss ?? null),
+        ratio: s.ratios,
+        median_ratio: median(s.ratios),
+      }]),
+    );
     table.push({
-      metric: "parse-only: wall time",
-      value: `${fmt(parse.ms / 1000)} s (${fmt(parsed.rows / parse.ms * 1000 / 1e6)} M rows/s)`,
+      metric: "parse-only (readRows): wall, peak RSS",
+      value: `${fmt(wall(base) / 1000)} s (${
+        fmt(parsedRows / wall(base) * 1000 / 1e6)
+      } M rows/s), ${mb(peak(base))}`,
       target: "baseline",
       met: undefined,
     });
-    table.push({
-      metric: "parse-only: peak RSS",
-      value: mb(parse.peakRss),
-      target: "baseline",
-      met: undefined,
-    });
-
-    // 3. push --dry-run over the same file, through the real CLI.
-    log(`push --dry-run (best of ${args.repeat})`);
-    const dry = await best(args.repeat, async () => {
-      const state = await Deno.makeTempDir({ dir: tmp, prefix: "dry-" });
-      return await runOk([
-        "run",
-        "-A",
-        CLI,
-        "push",
-        file,
-        "--campaign-id",
-        "1",
-        "--dry-run",
-        "--json",
-        "--state",
-        state,
-      ]);
-    });
-    const drySummary = JSON.parse(dry.stdout) as {
-      rows: number;
-      valid: number;
-      planned: { add: number };
-    };
-    const dryRatio = dry.ms / parse.ms;
-    results.dry_run = {
-      wall_ms: dry.ms,
-      peak_rss: dry.peakRss,
-      ratio: dryRatio,
-      runs: dry.runs,
-      summary: drySummary,
-    };
-    table.push({
-      metric: "dry-run: throughput",
-      value: `${fmt(drySummary.rows / dry.ms * 1000 / 1000, 0)}k rows/s (${fmt(dry.ms / 1000)} s)`,
-      target: "",
-      met: undefined,
-    });
-    table.push({
-      metric: "dry-run: time / parse-only",
-      value: fmt(dryRatio),
-      target: "<= 2.0",
-      met: dryRatio <= 2,
-    });
-    table.push({
-      metric: "dry-run: peak RSS",
-      value: mb(dry.peakRss),
-      target: "<= 200 MB",
-      met: dry.peakRss === undefined ? undefined : dry.peakRss <= 200 * MB,
-    });
-
-    // 4. Incremental rerun of an already-synced file.
-    if (!args.skipSync) {
-      const sb = await startSandbox({ apiKey: "bench-key", campaignIds: [1], rate: null });
-      try {
-        const state = `${tmp}/synced`;
-        const env = { SMARTLEAD_API_KEY: sb.apiKey, SMARTLEAD_BASE_URL: sb.url };
-        const push = [
-          "run",
-          "-A",
-          CLI,
-          "push",
-          file,
-          "--campaign-id",
-          "1",
-          "--json",
-          "--state",
-          state,
-        ];
-        log("initial sync into the sandbox (--rate 100000/1 --batch-size 400)");
-        const first = await runOk([...push, "--rate", "100000/1", "--batch-size", "400"], env);
-        const firstSummary = JSON.parse(first.stdout) as { added: number; requests: number };
-        const before = sb.requests.length;
-        log("incremental rerun");
-        const again = await runOk(push, env);
-        const againSummary = JSON.parse(again.stdout) as {
-          unchanged: number;
-          added: number;
-          updated: number;
-        };
-        const after = sb.requests.slice(before);
-        const writes = after.filter((r) => r.method !== "GET").length;
-        const indexBytes = await dirSize(state, /\.db(-wal)?$/);
-        const ratio = again.ms / parse.ms;
-        results.initial_sync = {
-          wall_ms: first.ms,
-          peak_rss: first.peakRss,
-          summary: firstSummary,
-        };
-        results.incremental = {
-          wall_ms: again.ms,
-          peak_rss: again.peakRss,
-          ratio,
-          requests: after.length,
-          writes,
-          index_bytes: indexBytes,
-          summary: againSummary,
-        };
+    for (
+      const [name, ratioTarget, hard] of [["dry-run", 1.0, 1.5], ["no-op rerun", 1.2, 1.5]] as const
+    ) {
+      const s = series.get(name)!;
+      const ratio = median(s.ratios);
+      const summary = JSON.parse(s.runs[0]!.stdout) as {
+        added: number;
+        updated: number;
+        unchanged: number;
+        requests: number;
+      };
+      table.push({
+        metric: `${name}: time / parse-only`,
+        value: `${fmt(ratio)} (${fmt(wall(s) / 1000)} s; rounds ${
+          s.ratios.map((r) => fmt(r)).join(", ")
+        })`,
+        target: `<= ${fmt(ratioTarget, 1)} (never > ${hard})`,
+        met: ratio <= ratioTarget,
+      });
+      table.push({
+        metric: `${name}: peak RSS`,
+        value: mb(peak(s)),
+        target: "<= 150 MB",
+        met: peak(s) <= 150 * MB,
+      });
+      if (name === "no-op rerun") {
         table.push({
-          metric: "initial sync (sandbox, 400/batch)",
-          value: `${
-            fmt(first.ms / 1000, 1)
-          } s, ${firstSummary.added} added, ${firstSummary.requests} requests`,
-          target: "",
-          met: undefined,
-        });
-        table.push({
-          metric: "incremental rerun: write requests",
-          value: `${writes} (of ${after.length} requests; ${againSummary.unchanged} unchanged)`,
+          metric: "no-op rerun: writes",
+          value: `${summary.added + summary.updated} (${
+            thousands(summary.unchanged)
+          } unchanged, ${summary.requests} request)`,
           target: "0",
-          met: writes === 0,
+          met: summary.added + summary.updated === 0,
         });
+      }
+      const before = series.get(`before: ${name}`);
+      if (before) {
         table.push({
-          metric: "incremental rerun: time / parse-only",
-          value: `${fmt(ratio)} (${fmt(again.ms / 1000)} s)`,
-          target: "<= 2.0",
-          met: ratio <= 2,
-        });
-        table.push({
-          metric: "incremental rerun: peak RSS",
-          value: mb(again.peakRss),
-          target: "<= 200 MB",
-          met: again.peakRss === undefined ? undefined : again.peakRss <= 200 * MB,
-        });
-        table.push({
-          metric: "index size per million leads",
-          value: mb(indexBytes / (againSummary.unchanged || 1) * 1e6),
+          metric: `before (${args.compare}): ${name}`,
+          value: `${fmt(median(before.ratios))} (${fmt(wall(before) / 1000)} s), ${
+            mb(peak(before))
+          }`,
           target: "",
           met: undefined,
         });
-      } finally {
-        await sb.close();
       }
     }
 
-    // 5. Rate-limit use (bench/rate.ts; alone: deno task bench:rate).
+    // 3. Against the sandbox, no rate limit: the initial sync, then 10% of the leads changed.
+    if (!args.skipSync) {
+      const s = initial.summary;
+      table.push({
+        metric: "initial sync (sandbox, 400/batch)",
+        value: `${fmt(initial.ms / 1000, 1)} s, ${
+          thousands(s.added! / initial.ms * 1000)
+        } leads/s, ${thousands(s.requests!)} requests, ${mb(initial.peakRss)}`,
+        target: "",
+        met: undefined,
+      });
+      const copy = `${tmp}/changed.db`;
+      await Deno.copyFile(synced, copy);
+      log("rerun with 10% of the leads changed");
+      const before = sb.requests.length;
+      const m = await runOk(push(CLI, changed, "--state", copy, "--rate", "100000/1"), env);
+      const c = JSON.parse(m.stdout) as Record<string, number>;
+      const writes = sb.requests.slice(before).filter((r) => r.method !== "GET").length;
+      results.changed_rerun = { wall_ms: m.ms, peak_rss: m.peakRss, summary: c, writes };
+      table.push({
+        metric: "10%-changed rerun (sandbox)",
+        value: `${fmt(m.ms / 1000, 1)} s, ${thousands(c.updated! / m.ms * 1000)} updates/s, ${
+          thousands(c.updated!)
+        } updated, ${thousands(writes)} write requests, ${mb(m.peakRss)}`,
+        target: "",
+        met: undefined,
+      });
+      results.initial_sync = initial;
+      results.index_bytes_per_million = (await dirSize(tmp, /^synced\.db(-wal)?$/)) /
+        (s.added || 1) * 1e6;
+    }
+
+    // 4. Peak RSS at a larger input: flat past the fingerprint table's cap.
+    if (!args.skipBig) {
+      const big = `${DATA}/leads-${args.big}.csv`;
+      if (await ensureLeadCsv(big, { rows: args.big })) log(`  generated ${big}`);
+      log(`dry-run of ${args.big} rows`);
+      const m = await runOk(push(CLI, big, "--dry-run", "--state", `${tmp}/none.db`), env);
+      const p = await runOk(["run", V8, "-A", "bench/parse_only.ts", big]);
+      results.big = { rows: args.big, dry_ms: m.ms, dry_rss: m.peakRss, parse_ms: p.ms };
+      table.push({
+        metric: `dry-run, ${thousands(args.big)} rows: peak RSS`,
+        value: `${mb(m.peakRss)} (${fmt(m.ms / 1000, 1)} s; parse-only ${fmt(p.ms / 1000, 1)} s)`,
+        target: "<= 150 MB",
+        met: m.peakRss === undefined ? undefined : m.peakRss <= 150 * MB,
+      });
+    }
+
+    // 5. Index lookups at 10M indexed leads.
+    if (!args.skipLookups) {
+      const idx = `${DATA}/index-synthetic-${args.indexLeads}.db`;
+      if (await ensureSyntheticIndex(args.indexLeads, idx)) log(`built ${idx}`);
+      log(`lookups at ${args.indexLeads} indexed leads`);
+      const m = await runOk([
+        "run",
+        V8,
+        "-A",
+        "bench/engine_lookup.ts",
+        idx,
+        String(args.indexLeads),
+      ]);
+      const o = JSON.parse(m.stdout) as Record<string, number>;
+      results.lookups = { ...o, peak_rss: m.peakRss };
+      table.push({
+        metric: `${thousands(args.indexLeads)} indexed leads: lookups/s`,
+        value: `${fmt(o.table_lookups_per_s! / 1e6)} M/s in the table (bulk load ${
+          fmt(o.load_ms! / 1000, 1)
+        } s, ${fmt(o.table_mb!, 0)} MB); ${
+          thousands(o.sql_window_lookups_per_s!)
+        }/s by SQL windows`,
+        target: "",
+        met: undefined,
+      });
+    }
+  } finally {
+    await sb.close();
+  }
+
+  try {
+    // 6. Rate-limit use (bench/rate.ts; alone: deno task bench:rate).
     {
       const rate = await rateBench({ tmp, data: DATA, log });
       results.rate_limit = rate.results;
@@ -305,14 +414,21 @@ async function main(): Promise<void> {
 
   results.table = table;
   await Deno.writeTextFile(`${ROOT}bench/results.json`, JSON.stringify(results, null, 2) + "\n");
-  await Deno.stdout.write(new TextEncoder().encode(formatTable(args.rows, table) + "\n"));
+  const head = [
+    `smartlead-sync bench, ${
+      args.rows.toLocaleString("en-US")
+    } rows, ${args.repeat} interleaved rounds (medians)`,
+    `machine: ${results.machine}; V8 flags: ${V8_FLAGS}`,
+    `command: deno task bench ${Deno.args.join(" ")}`.trimEnd(),
+  ];
+  await Deno.stdout.write(new TextEncoder().encode(formatTable(head, table) + "\n"));
 }
 
-function formatTable(rows: number, table: Row[]): string {
+function formatTable(head: string[], table: Row[]): string {
   const w0 = Math.max(...table.map((r) => r.metric.length));
   const w1 = Math.max(...table.map((r) => r.value.length));
   const w2 = Math.max(6, ...table.map((r) => r.target.length));
-  const lines = [`smartlead-sync bench, ${rows.toLocaleString("en-US")} rows`];
+  const lines = [...head];
   lines.push(`${"metric".padEnd(w0)}  ${"value".padEnd(w1)}  ${"target".padEnd(w2)}  met`);
   for (const r of table) {
     const met = r.met === undefined ? "" : r.met ? "yes" : "NO";

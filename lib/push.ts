@@ -131,10 +131,10 @@ export interface PushOptions {
   onCommitted?: (rowsDone: number) => void;
   /**
    * Engine settings for front ends, tests and benchmarks: the fingerprint table's memory
-   * cap, the age at which a batch goes out unfilled, updates kept back, the parse worker
-   * (default: for files of 8 MB and more).
+   * cap, the age at which a batch goes out unfilled, updates kept back, how the index is
+   * read, the parse worker (default: off, see `inputRows`).
    */
-  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates">> & {
+  engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates" | "indexMode">> & {
     worker?: boolean;
   };
 }

@@ -107,11 +107,14 @@ Deno.test("a checkpoint after row N is released only once every lead up to row N
         failed = true; // until the checks below pass (a failure stops the run)
         while (states.length > 0 && states[0]!.after < c.lowWater && states[0]!.after <= c.rows) {
           const st = states.shift()!;
-          // Every valid lead of rows 1..after is in the campaign and recorded as synced.
+          // Every valid lead of rows 1..after is in the campaign and recorded as synced, but
+          // for a row replaced by a later one already given (the later row carries it on: a
+          // source resuming after this state sends that row again).
           const inCampaign = new Set(sb.state.campaignLeads(1).map((l) => l.email));
+          const later = new Set(rows.slice(st.after, c.rows).map((r) => String(r.values[0])));
           for (let i = 0; i < st.after; i++) {
             const email = String(rows[i]!.values[0]);
-            if (!email.includes("@")) continue;
+            if (!email.includes("@") || later.has(email)) continue;
             assert.ok(inCampaign.has(email), `state ${st.id}: ${email} not in the campaign yet`);
             assert.equal(s.store.lookup(email)?.status, "synced", `state ${st.id}: ${email}`);
           }
@@ -257,10 +260,9 @@ async function twoRuns(
 }
 
 Deno.test("past the table's cap rows are staged on disk, and index lookups per batch: the same outcome", async (t) => {
-  // The first run indexes 150 leads; the second input has 201 emails (the table needs
-  // about 230 keys with the absent leads it looks up).
+  // The first run indexes 150 leads; the second input has 201 emails.
   const small = { tableBytes: 64 * BYTES_PER_SLOT }; // 48 keys: lookups, then staging
-  const lookups = { tableBytes: 373 * BYTES_PER_SLOT }; // 279 keys: lookups (150 > 279 / 2)
+  const lookups = { indexMode: "lookup" as const };
   for (
     const [name, second] of [
       ["incremental", {}],
@@ -287,7 +289,7 @@ Deno.test("past the table's cap rows are staged on disk, and index lookups per b
             other.engine,
             engine === small
               ? /^engine: index lookup, table 0\.0 MB, [1-9]\d* rows staged/
-              : /^engine: index lookup, table 0\.0 MB, 0 rows staged/,
+              : /^engine: index lookup, table \d+\.\d MB, 0 rows staged/,
           );
         }
         const { requests: _r2, smartlead: _s2, ...got } = other.summary;

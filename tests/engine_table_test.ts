@@ -37,11 +37,13 @@ Deno.test("parseHashHex refuses what is not 16 hex digits", () => {
   assert.equal(parseHashHex("-123456789abcdef", 0, out), false);
 });
 
-Deno.test("emailFingerprint: deterministic, start offset, distinct on near-identical emails", () => {
+Deno.test("emailFingerprint: deterministic, start and end offsets, distinct on near-identical emails", () => {
   const a = lanes();
   const b = lanes();
   emailFingerprint("ann@x.com", a);
   emailFingerprint("zz:ann@x.com", b, 0, 3);
+  assert.deepEqual([...a], [...b]);
+  emailFingerprint("zz:ann@x.com\nnext@x.com", b, 0, 3, 12); // a line of a page
   assert.deepEqual([...a], [...b]);
   const seen = new Set<string>();
   for (let i = 0; i < 200_000; i++) {

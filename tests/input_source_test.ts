@@ -6,6 +6,7 @@ import {
   formatFromName,
   incompleteTail,
   type InputSource,
+  READ_SIZE,
   readText,
   resolveInputs,
   sniffFormat,
@@ -307,13 +308,14 @@ Deno.test("gzip", async (t) => {
   });
 });
 
-Deno.test("readText coalesces small pieces into chunks of about 1 MB", async () => {
+Deno.test("readText coalesces small pieces into chunks of READ_SIZE", async () => {
   const piece = enc.encode("x".repeat(1023) + "\n");
-  const pieces = Array.from({ length: 3000 }, () => piece); // 3000 KiB in 1 KiB writes
+  const n = (READ_SIZE / 1024) * 2 + 50; // two and a bit chunks, in 1 KiB writes
+  const pieces = Array.from({ length: n }, () => piece);
   const chunks = await Array.fromAsync(readText(STDIN, ReadableStream.from(pieces)));
   assert.deepEqual(chunks.map((c) => [c.text.length, c.last]), [
-    [1024 * 1024, false],
-    [1024 * 1024, false],
-    [3000 * 1024 - 2 * 1024 * 1024, true],
+    [READ_SIZE, false],
+    [READ_SIZE, false],
+    [50 * 1024, true],
   ]);
 });

@@ -21,13 +21,20 @@ function fmix32(h: number): number {
 
 /**
  * The key of an email (already normalised: trimmed, lower-cased) for the fingerprint table:
- * two independent multiplicative lanes over the UTF-16 code units from `start`, each
- * finalised, then cross-mixed so that neither lane alone decides the slot.
+ * two independent multiplicative lanes over the UTF-16 code units from `start` to `end`
+ * (the same key as for `email.slice(start, end)`), each finalised, then cross-mixed so that
+ * neither lane alone decides the slot.
  */
-export function emailFingerprint(email: string, out: Uint32Array, at = 0, start = 0): void {
+export function emailFingerprint(
+  email: string,
+  out: Uint32Array,
+  at = 0,
+  start = 0,
+  end = email.length,
+): void {
   let a = 0x811c9dc5 | 0;
   let b = 0x2545f491 | 0;
-  const n = email.length;
+  const n = end;
   for (let i = start; i < n; i++) {
     const c = email.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);

@@ -94,12 +94,15 @@ export function loadIndex(
         stats.badHashes++;
       }
       const flags = CODE_FLAGS[page[pos + 16]!] ?? 0;
-      emailFingerprint(page.slice(pos + 17, end), fp);
-      if (table.find(fp[0]!, fp[1]!) >= 0) stats.collisions++;
-      if (!putIndexed(table, fp, hash, flags)) {
+      emailFingerprint(page, fp, 0, pos + 17, end);
+      const slot = table.insert(fp[0]!, fp[1]!);
+      if (slot === FULL) {
         stats.full = true;
         return stats;
       }
+      if (!table.inserted) stats.collisions++;
+      table.setHash(slot, hash[0]!, hash[1]!);
+      table.setFlags(slot, flags);
       stats.leads++;
       pos = end + 1;
     }

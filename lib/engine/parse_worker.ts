@@ -63,6 +63,9 @@ const self = globalThis as unknown as {
   postMessage(m: WorkerMessage, transfer?: Transferable[]): void;
 };
 
+/** Rows per message, at least (a chunk also ends with its input). */
+const CHUNK_ROWS = 4096;
+
 let credits = 0;
 let wake: (() => void) | undefined;
 
@@ -75,10 +78,9 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
     headerLine = batch[0].line;
     rows = batch.slice(1);
   }
-  // CSV rows share their file's header array (csv.ts); NDJSON rows carry their own keys.
-  const csv = rows.every((r) =>
-    csvHeaders.has(r.columns) && r.values.every((v) => typeof v === "string")
-  );
+  // CSV rows share their file's header array (csv.ts) and hold strings only; NDJSON rows
+  // carry their own keys. A batch comes from one input, so its first row tells.
+  const csv = rows.length > 0 && csvHeaders.has(rows[0]!.columns);
   if (!csv) {
     return {
       type: "chunk",
@@ -101,7 +103,7 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
   const problemAt = new Int32Array(rows.length).fill(-1);
   const problems: string[] = [];
   const extras: (readonly string[] | undefined)[] = [];
-  const parts: string[] = [];
+  const parts: string[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     counts[i] = r.values.length;
@@ -111,7 +113,9 @@ function encode(batch: Row[], bytesRead: number): FlatChunk {
       problems.push(r.problem);
       extras.push(r.extra);
     }
-    for (const v of r.values) parts.push(v as string);
+    // A CSV row has at least one value (an empty line is no row), so rows joined by NUL
+    // keep every value in place.
+    parts[i] = r.values.join("\0");
   }
   return {
     type: "chunk",
@@ -142,12 +146,32 @@ async function run(start: StartMessage): Promise<void> {
       csv: { ...csv, warn: (message) => self.postMessage({ type: "warning", message }) },
       onBytes: (_src, n) => (bytesRead = n),
     });
-    for await (const batch of rows) {
+    // readRows yields a batch per 64 KiB read; they are sent CHUNK_ROWS rows at a time
+    // (one input per chunk, a header only at a chunk's start), so that the per-message
+    // costs on both sides are paid a few hundred times per million rows.
+    let pending: Row[] = [];
+    const send = async () => {
+      if (pending.length === 0) return;
       while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
       credits--;
-      const chunk = encode(batch, bytesRead);
+      const chunk = encode(pending, bytesRead);
+      pending = [];
       const buffers = [chunk.counts.buffer, chunk.lines.buffer, chunk.problemAt.buffer];
       self.postMessage(chunk, buffers as ArrayBuffer[]);
+    };
+    try {
+      for await (const batch of rows) {
+        const first = batch[0];
+        if (first === undefined) continue;
+        if (first.header || (pending.length > 0 && pending[0]!.source !== first.source)) {
+          await send();
+        }
+        if (pending.length === 0) pending = batch;
+        else for (const r of batch) pending.push(r);
+        if (pending.length >= CHUNK_ROWS) await send();
+      }
+    } finally {
+      await send(); // the rows read before an error go first
     }
     self.postMessage({ type: "end" });
   } catch (e) {

@@ -95,6 +95,8 @@ export interface EngineOptions {
   holdUpdates?: number;
   /** The fingerprint table's memory cap (default `DEFAULT_TABLE_BYTES`). */
   tableBytes?: number;
+  /** Forces how the index reaches the table (tests, benchmarks); default: by the sizes. */
+  indexMode?: "load" | "lookup";
   /** The input's size when known: sizes the table, and picks bulk load or lookups. */
   inputBytes?: number | undefined;
   /** A rejected row (the rejects file). */
@@ -150,7 +152,9 @@ export class SyncEngine {
     const indexed = opts.planFirst ? 0 : store.count();
     let mode: SyncEngine["indexMode"] = opts.planFirst || indexed === 0
       ? "none"
-      : indexed <= capKeys / 2 && (estRows === undefined || indexed <= 8 * estRows + 100_000)
+      : opts.indexMode !== undefined
+      ? opts.indexMode
+      : indexed <= capKeys * 0.9 && (estRows === undefined || indexed <= 8 * estRows + 100_000)
       ? "load"
       : "lookup";
     const expected = Math.min(
@@ -391,7 +395,9 @@ export class SyncEngine {
   #start(): void {
     const d = this.#dispatch;
     if (d === undefined || this.#stopping || this.#halted || d.failure !== undefined) return;
-    this.planner.flushDue();
+    // By age only when the sender would otherwise idle: a reader held back by a busy sender
+    // must not turn its open batches into small ones.
+    if (d.free && this.planner.ready === 0) this.planner.flushDue();
     while (d.free) {
       const b = this.planner.take();
       if (b === undefined) return;

@@ -63,22 +63,18 @@ export function parseOptions(opts: RowsOptions): ParseOptions {
 /** The parse worker could not be started (its module is not where it should be). */
 export class WorkerUnavailable extends Error {}
 
-/** Inputs of at least this many bytes in all are parsed by the worker, smaller ones here. */
-export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
-
 /**
- * The rows of the inputs: parsed by the worker when every input is a file and they are
- * large enough to repay starting it (or `worker` says so), in this thread otherwise and
- * whenever the worker cannot be started (a bundle or executable built without it).
+ * The rows of the inputs: parsed by the worker when `worker` asks for it and every input is
+ * a file, in this thread otherwise and whenever the worker cannot be started (a bundle or
+ * executable built without it). This thread is the default: measured on the benchmark file
+ * (DEVELOPERS.md, "Measured"), handing 64 KiB-chunk rows over to the main thread costs more
+ * CPU than parsing them there, and the two threads did not overlap enough to gain.
  */
 export async function* inputRows(
   sources: readonly InputSource[],
   opts: RowsOptions & { worker?: boolean | undefined } = {},
 ): AsyncGenerator<RowBatch> {
-  const files = sources.every((s) => s.path !== undefined);
-  const bytes = sources.reduce((a, s) => a + (s.size ?? 0), 0);
-  const useWorker = files && (opts.worker ?? bytes >= WORKER_MIN_BYTES);
-  if (useWorker) {
+  if (opts.worker === true && sources.every((s) => s.path !== undefined)) {
     try {
       yield* workerRows(sources, opts);
       return;

@@ -152,6 +152,8 @@ export async function* parseCsv(
     return "malformed quotes: a quoted field must end with a quote followed by the " +
       `delimiter or the line end (write a quote inside a quoted field as "")${runs}`;
   };
+  /** Text length below which an incomplete record is not parsed again (see below). */
+  let retryAt = 0;
   const emit = (records: string[][], out: Row[], bad: ReadonlyMap<number, number>) => {
     for (let r = 0; r < records.length; r++) {
       const rec = records[r]!;
@@ -280,6 +282,13 @@ export async function* parseCsv(
         yield out;
       }
     }
+    // A record longer than a chunk is parsed again from its start with every chunk (and scanned for blank runs): wait
+    // until the text has doubled (and is under the cap) before the next try, so that a
+    // 10 MB field costs a few parses of it, not one per 64 KiB.
+    if (!isLast && text.length < retryAt && text.length <= MAX_RECORD_CHARS) {
+      partial = text;
+      continue;
+    }
     if (newline === "\n") {
       const out: Row[] = [];
       text = skipBlankRuns(text, out);
@@ -297,6 +306,7 @@ export async function* parseCsv(
     }
     if (!isLast) {
       partial = text.slice(res.meta.cursor);
+      retryAt = res.data.length === 0 ? text.length * 2 : 0;
       emit(res.data, out, bad);
       if (out.length > 0) yield out;
       if (partial.length > MAX_RECORD_CHARS) {

@@ -26,6 +26,18 @@ export async function* parseNdjson(
   let line = 1;
   let seenLine = false;
   for await (const chunk of chunks) {
+    if (!chunk.last && chunk.text.indexOf("\n") < 0) {
+      // Still inside one long line: searching the whole of it again for every 64 KiB chunk
+      // would cost its length squared.
+      partial += chunk.text;
+      if (partial.length > MAX_RECORD_CHARS) {
+        throw new UsageError(
+          `${chunk.source}: line ${line}: a line runs past ${MAX_RECORD_CHARS / 1048576} MB`,
+          "check that the input is NDJSON (one object per line)",
+        );
+      }
+      continue;
+    }
     const text = partial + chunk.text;
     const end = chunk.last ? text.length : text.lastIndexOf("\n") + 1;
     partial = text.slice(end);

@@ -146,6 +146,7 @@ export class SandboxState {
    */
   rosterNulls: { lead: number; email: number } = { lead: 0, email: 0 };
   #nextLeadId = FIRST_LEAD_ID;
+  #byId = new Map<number, SandboxLead>();
   #nextMapId = FIRST_MAP_ID;
 
   constructor(campaignIds: number[] = [1], credits: number | null = null) {
@@ -165,8 +166,13 @@ export class SandboxState {
   }
 
   leadById(id: number): SandboxLead | undefined {
-    for (const lead of this.leads.values()) if (lead.id === id) return lead;
-    return undefined;
+    // A cache by id, checked against `leads` (which callers may change directly) and rebuilt
+    // on a miss: an update of a million-lead account is not a scan of every lead.
+    let lead = this.#byId.get(id);
+    if (lead !== undefined && this.leads.get(lead.email.toLowerCase()) === lead) return lead;
+    this.#byId = new Map([...this.leads.values()].map((l) => [l.id, l]));
+    lead = this.#byId.get(id);
+    return lead;
   }
 
   /** Members of a campaign in insertion order (empty for an unknown campaign). */
