@@ -136,6 +136,8 @@ export interface PushOptions {
    */
   engine?: Partial<Pick<EngineOptions, "tableBytes" | "maxAgeMs" | "holdUpdates" | "indexMode">> & {
     worker?: boolean;
+    /** A live stream (protocol front ends): rows go on after this long without more input. */
+    idleFlushMs?: number;
   };
 }
 
@@ -343,9 +345,13 @@ export async function push(opts: PushOptions): Promise<Summary> {
     // campaign) get one when the input has them unchanged: tracked while streaming when
     // they are few, else through the staged rows (planFirst).
     const bare = dryRun ? undefined : store.withoutFieldSet(100_000);
+    // A rejects bar of 100% can never stop the run (the protocol front ends set it: invalid
+    // records are never fatal there), so it needs no planning first.
+    const rejectsBar = opts.maxRejects !== undefined &&
+      !("percent" in opts.maxRejects && opts.maxRejects.percent >= 100);
     const planFirst = action !== "ignore" || store.needsWholeInput() ||
-      (!dryRun && (bare === undefined || opts.maxRejects !== undefined || updateVia === "add"));
-    const { worker, ...engineSettings } = opts.engine ?? {};
+      (!dryRun && (bare === undefined || rejectsBar || updateVia === "add"));
+    const { worker, idleFlushMs, ...engineSettings } = opts.engine ?? {};
     engine = new SyncEngine({
       store,
       stats,
@@ -384,6 +390,7 @@ export async function push(opts: PushOptions): Promise<Summary> {
       ...(opts.format ? { format: opts.format } : {}),
       ...(opts.stdin ? { stdin: opts.stdin } : {}),
       ...(opts.input ? { input: opts.input } : {}),
+      ...(idleFlushMs !== undefined ? { idleFlushMs } : {}),
       warn,
       worker,
     }));

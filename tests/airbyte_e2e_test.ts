@@ -195,6 +195,32 @@ Deno.test("airbyte write: a state with nothing pending goes out at once; one aft
   });
 });
 
+Deno.test("airbyte write: a source that pauses gets the states of the records it sent, before it goes on", async () => {
+  await withSandbox({}, async ({ sb, dir }) => {
+    const args = await writeArgs(dir, sb, { batch_size: 2, concurrency: 1 }, dedup);
+    const s2 = streamState("contacts", 2);
+    const s3 = streamState("contacts", 3);
+    // Two records and a state, then the source goes quiet: it writes the rest only once that
+    // state is on stdout (the test would wait forever if the state waited for the end).
+    let leadsAtState = -1;
+    const r = await runStreaming(args, {
+      env: {},
+      stdin: [record("contacts", person(1)), record("contacts", person(2)), s2].join("\n") + "\n",
+      onLine: (line) => {
+        if (line === s2) leadsAtState = sb.state.campaignLeads(1).length;
+      },
+      pause: {
+        then: () =>
+          leadsAtState < 0 ? undefined : [record("contacts", person(3)), s3].join("\n") + "\n",
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(leadsAtState, 2);
+    assert.deepEqual(stateLines(r.stdout), [s2, s3]);
+    assert.equal(sb.state.campaignLeads(1).length, 3);
+  });
+});
+
 Deno.test("airbyte write: kill -9 mid-write, then the same stream: no lead lost or written twice, no state for uncommitted records", async () => {
   await withSandbox({}, async ({ sb, dir }) => {
     const args = await writeArgs(dir, sb, { batch_size: 2, concurrency: 1 }, dedup);

@@ -18,6 +18,11 @@ export interface StreamingOptions {
   onLine?: (line: string) => void;
   /** SIGKILL the process as soon as this returns true (polled every 10 ms). */
   killWhen?: () => boolean;
+  /**
+   * Keep stdin open after `stdin` was written (a source that pauses) until `then()` says
+   * what else to write and close with; polled every 10 ms.
+   */
+  pause?: { then: () => string | undefined };
 }
 
 /** Spawns the CLI with `args`, feeding `stdin`, handing each stdout line to `onLine`. */
@@ -55,6 +60,14 @@ export async function runStreaming(args: string[], opts: StreamingOptions): Prom
     const w = child.stdin.getWriter();
     try {
       await w.write(new TextEncoder().encode(opts.stdin));
+      const pause = opts.pause;
+      if (pause) {
+        let rest: string | undefined;
+        while ((rest = pause.then()) === undefined) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        await w.write(new TextEncoder().encode(rest));
+      }
       await w.close();
     } catch {
       // the process ended (or was killed) before reading all of it

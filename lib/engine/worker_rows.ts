@@ -46,6 +46,8 @@ export interface RowsOptions {
   input?: InputOptions;
   /** What people should know about an input (duplicate column names), in reading order. */
   warn?: (message: string) => void;
+  /** A live stream: rows that have arrived go on after this long without more (`readText`). */
+  idleFlushMs?: number;
 }
 
 /** `readRows`' options from `RowsOptions` (the reading, not the consumer's). */
@@ -57,6 +59,7 @@ export function parseOptions(opts: RowsOptions): ParseOptions {
     ...(encoding !== undefined ? { encoding } : {}),
     ...(nested !== undefined ? { nested } : {}),
     csv: { ...csv, ...(opts.warn ? { warn: opts.warn } : {}) },
+    ...(opts.idleFlushMs !== undefined ? { idleFlushMs: opts.idleFlushMs } : {}),
   };
 }
 

@@ -35,6 +35,8 @@ export interface ParseOptions {
   nested?: NestedMode;
   /** Called with the bytes read from the current input, for progress. */
   onBytes?: (source: InputSource, bytesRead: number) => void;
+  /** A live stream: hand on what has arrived after this long without more (`readText`). */
+  idleFlushMs?: number;
 }
 
 /** Reads and parses the inputs one after the other, yielding batches of rows. */
@@ -43,7 +45,10 @@ export async function* readRows(
   opts: ParseOptions = {},
 ): AsyncGenerator<Row[]> {
   for (const src of sources) {
-    const chunks = readText(src, opts.stdin, opts.encoding ? { encoding: opts.encoding } : {});
+    const chunks = readText(src, opts.stdin, {
+      ...(opts.encoding ? { encoding: opts.encoding } : {}),
+      ...(opts.idleFlushMs !== undefined ? { idleFlushMs: opts.idleFlushMs } : {}),
+    });
     const first = await chunks.next();
     if (first.done) continue;
     if (src.path === undefined && first.value.last && first.value.bytesRead === 0) {

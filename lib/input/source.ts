@@ -120,6 +120,12 @@ export function sniffFormat(text: string, name = ""): Format {
 export interface ReadOptions {
   /** A TextDecoder label (see `checkEncoding`); a byte-order mark wins over it. */
   encoding?: string;
+  /**
+   * For a live stream (the protocol front ends' records): when no more bytes arrive for this
+   * long, what has arrived is handed on instead of waiting for a full chunk, so that a slow
+   * source's records are planned (and its checkpoints released) without waiting for more.
+   */
+  idleFlushMs?: number;
 }
 
 /**
@@ -187,10 +193,32 @@ export async function* readText(
       return text;
     };
     let firstChunk = true;
+    let next: Promise<IteratorResult<Uint8Array>> | undefined;
     while (true) {
       let bytes: Uint8Array | undefined;
       try {
-        const r = await pieces.next();
+        next ??= pieces.next();
+        if (opts.idleFlushMs !== undefined && partBytes > 0) {
+          // Bytes are waiting and the source is quiet: hand them on, then keep waiting.
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const idle = new Promise<"idle">((resolve) => {
+            timer = setTimeout(() => resolve("idle"), opts.idleFlushMs);
+          });
+          const won = await Promise.race([next, idle]).finally(() => clearTimeout(timer));
+          if (won === "idle") {
+            const text = decode(true);
+            yield {
+              source: src.name,
+              text: firstChunk ? stripBom(text) : text,
+              bytesRead,
+              last: false,
+            };
+            firstChunk = false;
+            continue;
+          }
+        }
+        const r = await next;
+        next = undefined;
         bytes = r.done ? undefined : r.value;
       } catch (e) {
         if (!gzipped) throw e;

@@ -106,8 +106,9 @@ export async function drive(lines: AsyncIterable<Line[]>, opts: DriveOptions): P
       ...pushOptions,
       stdin: ReadableStream.from(feed()),
       onCommitted: (n) => checkpoints.committed(n),
-      // States wait for the updates before them: none is kept back to the end of input.
-      engine: { holdUpdates: 0, ...pushOptions.engine },
+      // States wait for the updates before them: none is kept back to the end of input; and
+      // records that arrived go on when the source pauses, so that their states follow.
+      engine: { holdUpdates: 0, idleFlushMs: 200, ...pushOptions.engine },
     });
   } catch (e) {
     // A full refresh without removal whose records were all rejected: the guard rail against
