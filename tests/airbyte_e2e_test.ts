@@ -376,7 +376,7 @@ Deno.test("airbyte write: append, update and soft_delete are a TRACE config erro
   });
 });
 
-Deno.test("airbyte write: overwrite (or a truncating generation) is a full refresh; missing=delete removes absent leads; pause is refused clearly", async () => {
+Deno.test("airbyte write: overwrite (or a truncating generation) is a full refresh; missing=delete removes absent leads; missing=pause pauses them", async () => {
   await withSandbox({}, async ({ sb, dir }) => {
     const three = [1, 2, 3].map((i) => record("contacts", person(i))).join("\n") + "\n";
     const first = await runCli(await writeArgs(dir, sb, {}, dedup), { stdin: three });
@@ -413,19 +413,26 @@ Deno.test("airbyte write: overwrite (or a truncating generation) is a full refre
     );
     assert.equal(empty.code, 0, empty.stdout);
     assert.equal(stateLines(empty.stdout).length, 1);
-    for (const missing of ["pause", "unsubscribe"]) {
-      const p = await runCli(
-        await writeArgs(dir, sb, { missing }, catalog([{ name: "contacts", mode: "overwrite" }])),
-        { stdin: two },
-      );
-      assert.equal(p.code, 2);
-      const t = airbyteMessages(p.stdout).find((m) => m.type === "TRACE")!;
-      assert.match(
-        String((t.trace as { error: { message: string } }).error.message),
-        new RegExp(`missing: "${missing}" is not supported by this build`),
-      );
-    }
     assert.equal(emailsIn(sb).size, 2);
+    // missing=pause: the lead a full refresh no longer has is paused, not deleted (history kept).
+    const paused = await runCli(
+      await writeArgs(
+        dir,
+        sb,
+        { missing: "pause", max_deletes: "1" },
+        catalog([{ name: "contacts", mode: "overwrite" }]),
+      ),
+      { stdin: record("contacts", person(1)) + "\n" + streamState("contacts", 1) + "\n" },
+    );
+    assert.equal(paused.code, 0, paused.stdout);
+    assert.equal(stateLines(paused.stdout).length, 1);
+    const status = (email: string) => {
+      const lead = sb.state.campaignLeads(1).find((l) => l.email === email)!;
+      return sb.state.statusOf(1, lead.id);
+    };
+    assert.deepEqual([...emailsIn(sb)].sort(), ["person1@example.com", "person2@example.com"]);
+    assert.equal(status("person2@example.com"), "PAUSED");
+    assert.notEqual(status("person1@example.com"), "PAUSED");
   });
 });
 

@@ -90,7 +90,7 @@ export async function airbyteWrite(w: WriteOptions): Promise<void> {
       ...missing,
       // The campaign belongs to this connection: removal applies to every lead a full
       // refresh no longer has, whoever added it (the rebuilt index cannot tell).
-      ...(missing.deleteMissing ? { deleteForeign: true } : {}),
+      ...(missing.deleteMissing || missing.missing ? { deleteForeign: true } : {}),
       state: statePath,
       rejectsPath,
       log: (l) => w.log("INFO", l),
@@ -98,7 +98,7 @@ export async function airbyteWrite(w: WriteOptions): Promise<void> {
       ...(w.signal ? { signal: w.signal } : {}),
     };
     // A full refresh resends every lead, so only removal needs to know the campaign.
-    if (!plan.fullRefresh || missing.deleteMissing) {
+    if (!plan.fullRefresh || missing.deleteMissing || missing.missing) {
       const client = new SmartleadClient({
         apiKey: config.api_key,
         baseUrl: opts.baseUrl!,

@@ -189,21 +189,17 @@ export function sharedPushOptions(config: SharedConfig, what: string): PushOptio
 }
 
 /**
- * What `missing` asks of a full refresh, as push options. `delete` is push's
- * `deleteMissing`; `pause` and `unsubscribe` need push's `missing` option, which this build
- * does not have yet: they fail clearly instead of doing nothing.
+ * What `missing` asks of a full refresh, as push options: push's `--missing` action (`delete`
+ * is its `deleteMissing`), with every guard rail of removal. Nothing outside a full refresh.
  */
 export function missingOptions(
   choice: MissingChoice,
   fullRefresh: boolean,
-  what: string,
-): Pick<PushOptions, "deleteMissing"> {
+  _what: string,
+): Pick<PushOptions, "deleteMissing" | "missing"> {
   if (!fullRefresh || choice === "ignore") return {};
   if (choice === "delete") return { deleteMissing: true };
-  throw new UsageError(
-    `${what}: missing: "${choice}" is not supported by this build of smartlead-sync`,
-    'use "ignore" or "delete", or upgrade smartlead-sync',
-  );
+  return { missing: choice };
 }
 
 /** A JSON file's value, or a usage error naming the flag. */
