@@ -48,9 +48,9 @@ export function emailFingerprint(
 }
 
 /**
- * The two lanes of `payloadHash(text)` (lib/hash.ts): `hashHex(out)` of the result equals
- * that hash string. Kept beside it, not imported, because the hex formatting is the part the
- * engine skips; `tests/engine_fingerprint_test.ts` holds both to the same values.
+ * The two lanes of the payload hash (`payloadHash` in lib/hash.ts is `hashHex` of them):
+ * the engine compares lanes and skips the hex form. The values must never change: the index
+ * stores them, and a changed hash would make every synced lead look changed.
  */
 export function payloadHashLanes(text: string, out: Uint32Array, at = 0): void {
   let h1 = 0x811c9dc5 | 0;
