@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
-import { cliArgs, runCli, summaryOf, tempDir, TESTDATA, withSandbox } from "./helpers.ts";
+import { runCli, sandboxCli, summaryOf, tempDir, TESTDATA, withSandbox } from "./helpers.ts";
 
 Deno.test("help asked for goes to stdout with exit 0; help from misuse goes to stderr with exit 2", async () => {
   const asked = await runCli(["push", "--help"]);
@@ -271,20 +271,8 @@ Deno.test("config file: validated, precedence flags > env > file > defaults, ini
 });
 
 Deno.test("the sandbox sub-command serves a working Smartlead API and prints its URL and key", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cliArgs(["sandbox", "--json", "--campaign-id", "7", "--api-key", "demo-key-77"]),
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) break;
-    text += r.value;
-  }
-  const info = JSON.parse(text.split("\n")[0]!);
+  const sandbox = await sandboxCli(["--campaign-id", "7", "--api-key", "demo-key-77"]);
+  const { info } = sandbox;
   assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+\/api\/v1$/);
   assert.deepEqual([info.api_key, info.campaign_ids], ["demo-key-77", [7]]);
   const dir = await tempDir();
@@ -295,12 +283,9 @@ Deno.test("the sandbox sub-command serves a working Smartlead API and prints its
     assert.equal(r.code, 0, r.stderr);
     assert.equal(summaryOf(r).added, 3);
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel();
-    const status = await child.status;
-    const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
-    assert.match(err, /base URL: {5}http:\/\/127\.0\.0\.1:\d+\/api\/v1/);
-    assert.equal(status.code, 0);
+    const stopped = await sandbox.stop();
+    assert.match(stopped.stderr, /base URL: {5}http:\/\/127\.0\.0\.1:\d+\/api\/v1/);
+    assert.equal(stopped.code, 0);
     await Deno.remove(dir, { recursive: true });
   }
 });

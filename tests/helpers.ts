@@ -302,3 +302,47 @@ export async function underTerminal(
   const out = await child.output();
   return { code: out.code, text: new TextDecoder().decode(out.stdout) };
 }
+
+/** A `smartlead-sync sandbox --json` process: what it printed on its first line, and a stop. */
+export interface SandboxCli {
+  /** The ready line: `url`, `api_key`, `campaign_ids`. */
+  info: { url: string; api_key: string; campaign_ids: number[] };
+  /** SIGTERM, then its exit code and stderr. */
+  stop(): Promise<{ code: number; stderr: string }>;
+}
+
+/** Starts the real `sandbox` sub-command with `--json` and `args`; waits for its ready line. */
+export async function sandboxCli(args: readonly string[]): Promise<SandboxCli> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: cliArgs(["sandbox", "--json", ...args]),
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    text += r.value;
+  }
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await reader.cancel();
+    const status = await child.status;
+    return { code: status.code, stderr: await stderr };
+  };
+  try {
+    return { info: JSON.parse(text.split("\n")[0]!), stop };
+  } catch (e) {
+    await stop();
+    throw new Error(`sandbox did not print its JSON ready line: ${JSON.stringify(text)}`, {
+      cause: e,
+    });
+  }
+}

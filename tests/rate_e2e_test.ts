@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
-import { cliArgs, runCli, summaryOf, withSandbox } from "./helpers.ts";
+import { runCli, sandboxCli, summaryOf, withSandbox } from "./helpers.ts";
 
 async function leadsCsv(path: string, n: number, prefix = "r"): Promise<void> {
   const lines = ["email,first_name"];
@@ -164,33 +164,19 @@ Deno.test("a deleted campaign (200 with an empty body) is 'campaign not found'",
 });
 
 Deno.test("the sandbox sub-command's rate and Cloudflare options", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cliArgs([
-      "sandbox",
-      "--json",
-      "--rate",
-      "1/60",
-      "--no-retry-after",
-      "--lockout",
-      "60",
-      "--reset",
-      "none",
-      "--block-user-agent",
-      "curl/",
-    ]),
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
+  const sandbox = await sandboxCli([
+    "--rate",
+    "1/60",
+    "--no-retry-after",
+    "--lockout",
+    "60",
+    "--reset",
+    "none",
+    "--block-user-agent",
+    "curl/",
+  ]);
   try {
-    while (!text.includes("\n")) {
-      const r = await reader.read();
-      if (r.done) break;
-      text += r.value;
-    }
-    const { url, api_key } = JSON.parse(text.split("\n")[0]!);
+    const { url, api_key } = sandbox.info;
     const get = async (agent = "smartlead-sync/test") => {
       const res = await fetch(`${url}/campaigns/1?api_key=${api_key}`, {
         headers: { "user-agent": agent },
@@ -204,9 +190,7 @@ Deno.test("the sandbox sub-command's rate and Cloudflare options", async () => {
     const blocked = await get("curl/8.5.0");
     assert.deepEqual([blocked.status, blocked.body], [403, "error code: 1010"]);
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel();
-    await child.status;
+    await sandbox.stop();
   }
   const bad = await runCli(["sandbox", "--rate", "1/60", "--lockout", "forever"]);
   assert.equal(bad.code, 2);

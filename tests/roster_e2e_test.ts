@@ -10,7 +10,7 @@ import { SmartleadClient } from "../lib/client/smartlead.ts";
 import { rebuildIndexFromCampaign } from "../lib/index/rebuild.ts";
 import { IndexStore } from "../lib/index/store.ts";
 import type { Sandbox } from "../lib/sandbox/server.ts";
-import { cliArgs, countRequests, runCli, summaryOf, tempDir, withSandbox } from "./helpers.ts";
+import { countRequests, runCli, sandboxCli, summaryOf, tempDir, withSandbox } from "./helpers.ts";
 
 const CSV_HEADER = "Email,First Name,Title\n";
 const people = (n: number): string[][] =>
@@ -266,29 +266,15 @@ Deno.test("rebuildIndexFromCampaign: a fresh index from the campaign makes the n
 });
 
 Deno.test("the sandbox sub-command takes the export format and the stale-id answer as flags", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cliArgs([
-      "sandbox",
-      "--json",
-      "--api-key",
-      "demo-key-88",
-      "--export-custom-fields",
-      "columns",
-      "--stale-lead-status",
-      "500",
-    ]),
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) break;
-    text += r.value;
-  }
-  const { url } = JSON.parse(text.split("\n")[0]!);
+  const sandbox = await sandboxCli([
+    "--api-key",
+    "demo-key-88",
+    "--export-custom-fields",
+    "columns",
+    "--stale-lead-status",
+    "500",
+  ]);
+  const { url } = sandbox.info;
   const dir = await tempDir();
   try {
     const env = { SMARTLEAD_BASE_URL: url, SMARTLEAD_API_KEY: "demo-key-88", XDG_STATE_HOME: dir };
@@ -302,9 +288,7 @@ Deno.test("the sandbox sub-command takes the export format and the stale-id answ
     });
     assert.deepEqual([stale.status, await stale.json()], [500, { error: "Invalid lead id" }]);
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel();
-    await child.status;
+    await sandbox.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Sandbox, startSandbox } from "../lib/sandbox/server.ts";
-import { cliArgs, runCli, summaryOf, tempDir } from "./helpers.ts";
+import { runCli, sandboxCli, summaryOf, tempDir } from "./helpers.ts";
 
 async function call(sb: Sandbox, method: string, path: string, body?: unknown) {
   const sep = path.includes("?") ? "&" : "?";
@@ -118,30 +118,16 @@ Deno.test("sandbox behaviours: answer shapes, id map, ok:false, stale ids, cap, 
 });
 
 Deno.test("the sandbox command's behaviour flags, with the real CLI pushing into it and a lead removed through the control", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cliArgs([
-      "sandbox",
-      "--json",
-      "--add-answer",
-      "empty",
-      "--no-id-map",
-      "--stale-id",
-      "500",
-      "--max-custom-fields",
-      "2",
-    ]),
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const r = await reader.read();
-    if (r.done) break;
-    text += r.value;
-  }
-  const { url, api_key } = JSON.parse(text.split("\n")[0]!);
+  const sandbox = await sandboxCli([
+    "--add-answer",
+    "empty",
+    "--no-id-map",
+    "--stale-id",
+    "500",
+    "--max-custom-fields",
+    "2",
+  ]);
+  const { url, api_key } = sandbox.info;
   const dir = await tempDir();
   try {
     const env = { SMARTLEAD_BASE_URL: url, SMARTLEAD_API_KEY: api_key, XDG_STATE_HOME: dir };
@@ -177,9 +163,7 @@ Deno.test("the sandbox command's behaviour flags, with the real CLI pushing into
       [["a@ex.com", "A2"]],
     );
   } finally {
-    child.kill("SIGTERM");
-    await reader.cancel();
-    await child.status;
+    await sandbox.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
